@@ -1,0 +1,76 @@
+# The Makefile is the interface: `make run` and `make test` are all a fresh machine needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := common ingestion embedding retrieval rerank vision generation agent gateway mcp cli
+PROTO_OUT := services/common/src
+STUBS_STAMP := $(PROTO_OUT)/veritas/v1/.stamp
+INSTALL_STAMP := $(VENV)/.installed
+TOOLS := .tools
+BUF := $(TOOLS)/node_modules/.bin/buf
+HELM := $(TOOLS)/helm
+export VERITAS_DATA_DIR ?= $(CURDIR)/.veritas
+# Models load from installed packages only; never reach a hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup protos run test test-fast lint fmt typecheck buf-lint helm-lint clean down
+
+setup: $(INSTALL_STAMP) $(STUBS_STAMP)
+
+$(INSTALL_STAMP): requirements/*.txt $(wildcard services/*/pyproject.toml)
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements/constraints.txt -r requirements/dev.txt $(foreach s,$(SERVICES),-e services/$(s))
+	$(BIN)/pip install -q --no-deps -c requirements/constraints.txt -r requirements/models.txt
+	touch $@
+
+protos: $(STUBS_STAMP)
+
+$(STUBS_STAMP): $(wildcard protos/veritas/v1/*.proto) $(INSTALL_STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) \
+		--grpc_python_out=$(PROTO_OUT) protos/veritas/v1/*.proto
+	touch $@
+
+run: setup
+	$(BIN)/veritas run samples
+
+down: setup
+	$(BIN)/veritas down
+
+test: setup buf-lint lint helm-lint
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow and not integration"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: setup
+	$(BIN)/mypy services
+
+$(BUF):
+	npm install --silent --prefix $(TOOLS) @bufbuild/buf
+
+buf-lint: $(BUF)
+	cd protos && ../$(BUF) lint
+
+$(HELM): | $(INSTALL_STAMP)
+	$(BIN)/python scripts/fetch_helm.py $(HELM)
+
+helm-lint: setup $(HELM)
+	$(BIN)/python scripts/helm_check.py --helm $(HELM) --chart helm/veritas
+
+clean:
+	-$(BIN)/veritas down 2>/dev/null
+	rm -rf $(VENV) $(TOOLS) .veritas reports .pytest_cache .ruff_cache .mypy_cache
+	find services -name '*_pb2*.py*' -delete
+	rm -f $(STUBS_STAMP)

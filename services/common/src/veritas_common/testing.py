@@ -1,0 +1,60 @@
+"""Helpers for tests that run real service processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from veritas_common.client import wait_healthy
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceProcess:
+    """A service started as `python -m veritas_<name>` on free ports; stop() kills its group."""
+
+    def __init__(self, name: str, env: Mapping[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"{name}.log"
+        full_env = {
+            **os.environ,
+            **env,
+            "VERITAS_PORT": str(self.port),
+            "VERITAS_METRICS_PORT": str(free_port()),
+        }
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"veritas_{name}"],
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_serving(self, timeout_s: float = 120.0) -> None:
+        try:
+            asyncio.run(wait_healthy(self.name, self.addr, timeout_s))
+        except Exception as exc:
+            raise RuntimeError(f"{self.name} did not start: {self.log_path.read_text()[-3000:]}") from exc
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
