@@ -22,7 +22,7 @@ class ScriptedEmbedding(embedding_pb2_grpc.EmbeddingServiceServicer):
 
     seen_request_ids: list[str] = []
 
-    async def Embed(self, request, context):  # noqa: N802 - gRPC method name
+    async def Embed(self, request, context):
         self.seen_request_ids.append(request_id_var.get())
         match request.texts[0]:
             case "bad":
@@ -106,8 +106,13 @@ async def test_health_starts_not_serving_and_flips(server):
 
 
 async def test_unreachable_peer_raises_peer_unavailable_naming_it():
-    peer = Peer("retrieval", f"127.0.0.1:{free_port()}", embedding_pb2_grpc.EmbeddingServiceStub,
-                timeout_s=2, retries=1)
+    peer = Peer(
+        "retrieval",
+        f"127.0.0.1:{free_port()}",
+        embedding_pb2_grpc.EmbeddingServiceStub,
+        timeout_s=2,
+        retries=1,
+    )
     with pytest.raises(PeerUnavailable, match="retrieval service unavailable"):
         await peer.call("Embed", embedding_pb2.EmbedRequest(texts=["x"]))
     await peer.close()

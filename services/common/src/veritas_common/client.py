@@ -67,9 +67,7 @@ class Peer(Generic[StubT]):
         rpc = getattr(self.stub, method)
         for attempt in range(self.retries + 1):
             try:
-                return await rpc(
-                    request, timeout=timeout_s or self.timeout_s, metadata=_metadata()
-                )
+                return await rpc(request, timeout=timeout_s or self.timeout_s, metadata=_metadata())
             except grpc.aio.AioRpcError as err:
                 if err.code() == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
                     await asyncio.sleep(0.1 * 2**attempt)

@@ -47,7 +47,8 @@ class ServiceProcess:
         try:
             asyncio.run(wait_healthy(self.name, self.addr, timeout_s))
         except Exception as exc:
-            raise RuntimeError(f"{self.name} did not start: {self.log_path.read_text()[-3000:]}") from exc
+            tail = self.log_path.read_text()[-3000:]
+            raise RuntimeError(f"{self.name} did not start: {tail}") from exc
 
     def stop(self) -> None:
         if self.proc.poll() is None:
