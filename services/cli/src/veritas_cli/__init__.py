@@ -1,0 +1,1 @@
+"""The `veritas` command line: run the stack locally, ingest documents, ask questions."""
