@@ -118,8 +118,18 @@ def test_answer_cites_exact_character_spans(http, fact_doc):
         assert ev["quote"] == texts[ev["doc_id"]][ev["char_start"] : ev["char_end"]]
     assert any("73.5" in ev["quote"] for ev in answer["evidence"])
     assert fact_doc["doc_id"] in texts
-    assert set(answer) >= {"answer_id", "question", "status", "answer", "claims", "evidence",
-                           "refusal_reason", "data", "usage", "trace"}  # fmt: skip
+    assert set(answer) >= {
+        "answer_id",
+        "question",
+        "status",
+        "answer",
+        "claims",
+        "evidence",
+        "refusal_reason",
+        "data",
+        "usage",
+        "trace",
+    }
 
 
 def test_out_of_scope_question_is_refused(http, fact_doc):
@@ -203,8 +213,10 @@ def test_cli_ingests_and_asks_over_grpc(stack, tmp_path):
     assert "tidewater.txt" in ingest.stdout
     ask = subprocess.run(
         [*cli, "ask", "How many container vessels did Tidewater Shipping operate?", "--json"],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert ask.returncode == 0, ask.stdout + ask.stderr
     answer = json.loads(ask.stdout)
     assert answer["status"] == "ANSWERED"

@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veritas_cli import client
+from veritas_cli import bench, client
 from veritas_cli.config import CliSettings, api_key
 from veritas_cli.stack import Stack, StackError
 from veritas_common.errors import VeritasError
@@ -133,8 +133,14 @@ def print_answer(answer_json: dict, as_json: bool) -> None:
     console.print(f"  total {answer_json['usage']['total_ms']:.0f} ms")
 
 
-def cmd_ask(settings: CliSettings, question: str, collection: str, tenant: str, as_json: bool,
-            schema_path: Path | None) -> dict:  # fmt: skip
+def cmd_ask(
+    settings: CliSettings,
+    question: str,
+    collection: str,
+    tenant: str,
+    as_json: bool,
+    schema_path: Path | None,
+) -> dict:
     schema = schema_path.read_text() if schema_path else ""
     answer = asyncio.run(client.ask(settings, question, collection, tenant, schema))
     rendered = answer_to_dict(answer)
@@ -171,6 +177,27 @@ def cmd_run(settings: CliSettings, samples: Path, timeout_s: float) -> None:
         console.print(f"stopped {len(stopped)} services")
 
 
+def cmd_bench(settings: CliSettings, n: int, out: Path | None) -> None:
+    stack = Stack.load(settings.data_dir)
+    if stack is None or not stack.running():
+        raise SystemExit("veritas is not running; `veritas up` (and ingest samples/) first")
+    key, _ = api_key(settings)
+    result = bench.bench_ask(settings.gateway_url, key, n)
+    rss = bench.stack_rss(stack)
+    table = Table("metric", "value")
+    table.add_row("questions", str(result["n"]))
+    table.add_row("/v1/ask p50", f"{result['p50_ms']:.0f} ms")
+    table.add_row("/v1/ask p95", f"{result['p95_ms']:.0f} ms")
+    table.add_row("statuses", json.dumps(result["statuses"]))
+    for name, size in sorted(rss.items()):
+        table.add_row(f"RSS {name}", f"{size / 2**20:.0f} MiB")
+    table.add_row("RSS all services", f"{sum(rss.values()) / 2**20:.0f} MiB")
+    console.print(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({**result, "rss_bytes": rss}, indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="veritas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--tenant", default="default")
     ask.add_argument("--json", action="store_true", help="print the answer JSON")
     ask.add_argument("--schema", type=Path, help="JSON Schema file for structured `data`")
+    bench_cmd = sub.add_parser("bench", help="warm /v1/ask latency p50/p95 and services' RSS")
+    bench_cmd.add_argument("-n", type=int, default=20, help="timed questions")
+    bench_cmd.add_argument("--out", type=Path, help="also write the figures as JSON")
     run = sub.add_parser("run", help="up, ingest samples, ask sample questions, serve until Ctrl-C")
     run.add_argument("samples", type=Path)
     run.add_argument("--timeout", type=float, default=600)
@@ -208,9 +238,12 @@ def main(argv: list[str] | None = None) -> int:
             case "ingest":
                 cmd_ingest(settings, args.paths, args.collection, args.tenant)
             case "ask":
-                answer = cmd_ask(settings, args.question, args.collection, args.tenant, args.json,
-                                 args.schema)  # fmt: skip
+                answer = cmd_ask(
+                    settings, args.question, args.collection, args.tenant, args.json, args.schema
+                )
                 return 0 if answer["status"] != "REFUSED" else 2
+            case "bench":
+                cmd_bench(settings, args.n, args.out)
             case "run":
                 cmd_run(settings, args.samples, args.timeout)
     except VeritasError as exc:

@@ -11,9 +11,20 @@ from veritas_cli.config import CliSettings
 from veritas_common.client import Peer
 
 SUPPORTED_SUFFIXES = {
-    ".txt", ".md", ".markdown", ".html", ".htm", ".pdf",
-    ".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp",
-}  # fmt: skip
+    ".txt",
+    ".md",
+    ".markdown",
+    ".html",
+    ".htm",
+    ".pdf",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".webp",
+    ".tif",
+    ".tiff",
+    ".bmp",
+}
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
