@@ -159,7 +159,7 @@ class Stack:
             return "EXITED"
         if proc.name not in HTTP_SERVICES:
             return await check_health(proc.addr)
-        path = "/healthz" if proc.name == "gateway" else "/mcp"
+        path = "/healthz"
         try:
             async with httpx.AsyncClient(timeout=1.0) as client:
                 await client.get(f"http://{proc.addr}{path}")

@@ -1,0 +1,1 @@
+"""Veritas MCP server: the agent's search and ask as MCP tools."""
