@@ -1,0 +1,1 @@
+"""Veritas ingestion service: parse, chunk and index documents."""

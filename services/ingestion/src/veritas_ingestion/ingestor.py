@@ -1,0 +1,315 @@
+"""The ingestion use cases: ingest a file, get, list and delete documents.
+
+Nothing is half-written: a file is parsed and chunked completely before the index is touched,
+the store row is written only after the index write succeeded, and a replaced document's old
+chunks are removed before its row is swapped (in one transaction) for the new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+
+from veritas_common.errors import InvalidArgument, NotFound, TooLarge, VeritasError
+from veritas_ingestion import detect, language, metrics
+from veritas_ingestion.chunker import StructureChunker
+from veritas_ingestion.document import ParsedDocument
+from veritas_ingestion.images import ImageReader
+from veritas_ingestion.index import Chunk, IndexWriter
+from veritas_ingestion.parsers import TEXT_PARSERS, ocr_document
+from veritas_ingestion.store import DocumentStore, StoredDocument
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TENANT = "default"
+DEFAULT_COLLECTION = "default"
+# Tenant and collection names end up in index filters and paths: keep them plain.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+
+
+class IngestStatus(Enum):
+    INGESTED = 1
+    UNCHANGED = 2
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """One file to ingest."""
+
+    source: str
+    content: bytes
+    mime_type: str = ""
+    tenant: str = ""
+    collection: str = ""
+    published_at: str = ""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: str
+    doc_id: str
+    status: IngestStatus
+    chunks: int
+    title: str
+    # Id of the previous version of the same source that this document replaced.
+    replaced_doc_id: str | None = None
+
+
+def document_id(content: bytes) -> str:
+    """Content hash: the first 32 hex digits of the SHA-256 of the bytes."""
+    return hashlib.sha256(content).hexdigest()[:32]
+
+
+def tenant_name(value: str) -> str:
+    return _checked_name("tenant", value or DEFAULT_TENANT)
+
+
+def collection_name(value: str) -> str:
+    return _checked_name("collection", value or DEFAULT_COLLECTION)
+
+
+def _checked_name(kind: str, value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise InvalidArgument(
+            f"invalid {kind} {value!r}: use 1-64 letters, digits, '_', '-' or '.'"
+        )
+    return value
+
+
+def _published_at(value: str) -> str:
+    value = value.strip()
+    if value:
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidArgument(f"published_at {value!r} is not an ISO 8601 date") from exc
+    return value
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class DocumentIngestor:
+    """Parses, chunks, indexes and stores documents (see module docstring)."""
+
+    store: DocumentStore
+    index: IndexWriter
+    images: ImageReader | None
+    chunker: StructureChunker = field(default_factory=StructureChunker)
+    max_document_bytes: int = 50 * 1024 * 1024
+    # Serialises the check-index-store section per tenant, so two uploads of one source
+    # cannot interleave their replacements.
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
+
+    def warm_up(self) -> None:
+        """Creates the store and loads the language profiles (blocking; run in a thread)."""
+        self.store.open()
+        language.warm_up()
+
+    async def ingest(self, item: IngestItem) -> IngestResult:
+        """Ingests one file; errors name the file (`source`) in their message."""
+        mime_type = "unknown"
+        try:
+            source = item.source
+            if not source.strip():
+                raise InvalidArgument("source is required (a file name or URI)")
+            tenant, collection = tenant_name(item.tenant), collection_name(item.collection)
+            published_at = _published_at(item.published_at)
+            if len(item.content) > self.max_document_bytes:
+                raise TooLarge(
+                    f"file is {len(item.content)} bytes, above the limit of "
+                    f"{self.max_document_bytes} bytes"
+                )
+            if not item.content:
+                raise InvalidArgument("file is empty")
+            doc_id = document_id(item.content)
+            existing = await asyncio.to_thread(self.store.get, tenant, doc_id)
+            if existing is not None:
+                metrics.DOCUMENTS.labels("unchanged", existing.mime_type).inc()
+                return self._unchanged(source, existing)
+            mime_type = detect.detect_mime_type(source, item.content, item.mime_type)
+            metrics.DOCUMENT_BYTES.labels(mime_type).observe(len(item.content))
+            result = await self._ingest_new(
+                doc_id, source, item.content, mime_type, tenant, collection, published_at
+            )
+        except VeritasError as exc:
+            metrics.DOCUMENTS.labels("failed", mime_type).inc()
+            exc.message = f"{item.source or '<no source>'}: {exc.message}"
+            exc.args = (exc.message,)
+            raise
+        except Exception as exc:
+            # A bug, not bad input: log the traceback, tell the caller which file without
+            # leaking internals (VeritasError itself maps to INTERNAL).
+            metrics.DOCUMENTS.labels("failed", mime_type).inc()
+            log.exception("ingest failed", extra={"source": item.source})
+            raise VeritasError(f"{item.source}: internal error while ingesting") from exc
+        outcome = (
+            "unchanged"
+            if result.status is IngestStatus.UNCHANGED
+            else "replaced"
+            if result.replaced_doc_id
+            else "ingested"
+        )
+        metrics.DOCUMENTS.labels(outcome, mime_type).inc()
+        return result
+
+    async def _ingest_new(
+        self,
+        doc_id: str,
+        source: str,
+        content: bytes,
+        mime_type: str,
+        tenant: str,
+        collection: str,
+        published_at: str,
+    ) -> IngestResult:
+        start = time.perf_counter()
+        parsed = await self._parse(source, content, mime_type)
+        spans = await asyncio.to_thread(self.chunker.chunk, parsed)
+        metrics.PARSE_DURATION.labels(mime_type).observe(time.perf_counter() - start)
+        if not spans:
+            raise InvalidArgument(f"no text found in the {mime_type} file")
+
+        ingested_at = _now()
+        lang = await asyncio.to_thread(language.detect_language, parsed.text)
+        chunks = [
+            Chunk(
+                chunk_id=f"{doc_id}:{span.ordinal:04d}",
+                doc_id=doc_id,
+                ordinal=span.ordinal,
+                tenant=tenant,
+                collection=collection,
+                source=source,
+                title=parsed.title,
+                section_path=span.section_path,
+                page=span.page,
+                char_start=span.start,
+                char_end=span.end,
+                text=parsed.text[span.start : span.end],
+                published_at=published_at,
+                ingested_at=ingested_at,
+                modality=span.modality,
+                confidence=span.confidence,
+                language=lang,
+            )
+            for span in spans
+        ]
+        document = StoredDocument(
+            tenant=tenant,
+            doc_id=doc_id,
+            collection=collection,
+            source=source,
+            title=parsed.title,
+            mime_type=mime_type,
+            text=parsed.text,
+            chunk_count=len(chunks),
+            page_count=parsed.page_count,
+            language=lang,
+            published_at=published_at,
+            ingested_at=ingested_at,
+        )
+        async with self._locks.setdefault(tenant, asyncio.Lock()):
+            # Another request may have stored the same bytes while this one was parsing.
+            existing = await asyncio.to_thread(self.store.get, tenant, doc_id)
+            if existing is not None:
+                return self._unchanged(source, existing)
+            previous = await asyncio.to_thread(self.store.get_by_source, tenant, collection, source)
+            await self._commit(document, chunks, previous)
+        metrics.CHUNKS.labels(mime_type).inc(len(chunks))
+        log.info(
+            "ingested",
+            extra={
+                "source": source,
+                "doc_id": doc_id,
+                "chunks": len(chunks),
+                "mime_type": mime_type,
+                "replaced": previous.doc_id if previous else None,
+            },
+        )
+        return IngestResult(
+            source=source,
+            doc_id=doc_id,
+            status=IngestStatus.INGESTED,
+            chunks=len(chunks),
+            title=parsed.title,
+            replaced_doc_id=previous.doc_id if previous else None,
+        )
+
+    async def _parse(self, source: str, content: bytes, mime_type: str) -> ParsedDocument:
+        if mime_type in detect.IMAGE_TYPES:
+            if self.images is None:
+                raise InvalidArgument("images are not supported: no vision service configured")
+            page = await self.images.read(content, mime_type)
+            return ocr_document(page, source)
+        # Parsing is CPU-bound (pypdf, lxml): keep the event loop serving other requests.
+        return await asyncio.to_thread(TEXT_PARSERS[mime_type], content, source)
+
+    async def _commit(
+        self, document: StoredDocument, chunks: list[Chunk], previous: StoredDocument | None
+    ) -> None:
+        """Index first, then store; undo the index write when a later step fails."""
+        try:
+            await self.index.upsert(chunks)
+            if previous is not None:
+                await self.index.delete(previous.doc_id, previous.tenant)
+        except BaseException:  # cancellation included: no orphan chunks either way
+            await self._forget_chunks(document.doc_id, document.tenant)
+            raise
+        replaces = previous.doc_id if previous else None
+        try:
+            # Shielded: once the index holds the new chunks the row must land, even if the
+            # caller goes away meanwhile.
+            await asyncio.shield(asyncio.to_thread(self.store.put, document, replaces))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await self._forget_chunks(document.doc_id, document.tenant)
+            raise
+
+    async def _forget_chunks(self, doc_id: str, tenant: str) -> None:
+        """Best effort: the new document's (possibly partial) chunks must not stay searchable
+        without a store row. Failure is logged; the original error is what the caller sees."""
+        try:
+            await self.index.delete(doc_id, tenant)
+        except Exception:
+            log.exception("could not remove chunks of a failed ingest", extra={"doc_id": doc_id})
+
+    @staticmethod
+    def _unchanged(source: str, existing: StoredDocument) -> IngestResult:
+        return IngestResult(
+            source=source,
+            doc_id=existing.doc_id,
+            status=IngestStatus.UNCHANGED,
+            chunks=existing.chunk_count,
+            title=existing.title,
+        )
+
+    async def get(self, doc_id: str, tenant: str = "") -> StoredDocument:
+        document = await asyncio.to_thread(self.store.get, tenant_name(tenant), doc_id)
+        if document is None:
+            raise NotFound(f"document {doc_id!r} not found in tenant {tenant_name(tenant)!r}")
+        return document
+
+    async def list(self, tenant: str = "", collection: str = "") -> list[StoredDocument]:
+        """Documents without their text, newest first; all collections when `collection` is
+        empty."""
+        if collection:
+            collection = collection_name(collection)
+        return await asyncio.to_thread(self.store.list, tenant_name(tenant), collection)
+
+    async def delete(self, doc_id: str, tenant: str = "") -> int:
+        """Removes the document's chunks from the index, then its row; returns the number of
+        chunks removed."""
+        document = await self.get(doc_id, tenant)
+        async with self._locks.setdefault(document.tenant, asyncio.Lock()):
+            deleted = await self.index.delete(document.doc_id, document.tenant)
+            await asyncio.to_thread(self.store.delete, document.tenant, document.doc_id)
+        return deleted

@@ -1,0 +1,1 @@
+"""Veritas vision service: OCR text blocks with boxes and confidences."""

@@ -1,0 +1,28 @@
+"""Entry point: `veritas-vision` / `python -m veritas_vision`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from veritas_common.server import run_service
+from veritas_vision.config import VisionSettings
+from veritas_vision.ocr import RapidOcrAnalyzer
+from veritas_vision.servicer import registrar
+
+
+def main() -> None:
+    settings = VisionSettings()
+    analyzer = RapidOcrAnalyzer(
+        min_confidence=settings.ocr_min_confidence,
+        max_image_pixels=settings.max_image_pixels,
+        threads=settings.ocr_threads,
+    )
+
+    async def warm_up() -> None:
+        await asyncio.to_thread(analyzer.warm_up)
+
+    run_service("vision", settings, registrar(analyzer), warm_up)
+
+
+if __name__ == "__main__":
+    main()
