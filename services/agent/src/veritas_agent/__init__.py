@@ -1,0 +1,1 @@
+"""Veritas agent: answers questions with cited, verified claims (ARCHITECTURE §2)."""

@@ -1,0 +1,62 @@
+"""Agent settings (`VERITAS_*` environment variables)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from veritas_common.settings import VeritasSettings, default_addr
+
+
+class AgentSettings(VeritasSettings):
+    """Peers, pipeline sizes and the thresholds of evidence selection and verification."""
+
+    # Peers.
+    retrieval_addr: str = default_addr("retrieval")
+    rerank_addr: str = default_addr("rerank")
+    generation_addr: str = default_addr("generation")
+    embedding_addr: str = default_addr("embedding")
+    # Deadline of generation calls, in seconds (a CPU model may queue behind other requests).
+    generation_timeout_s: float = 120.0
+    # LoRA adapter the generation peer applies to the agent's calls; empty for the base model.
+    generation_adapter_id: str = ""
+
+    # Retrieval: candidates fetched before reranking, and Search's default result count.
+    search_candidates: int = Field(default=20, ge=1, le=200)
+    search_top_k: int = Field(default=10, ge=1, le=200)
+    # Largest top_k a Search request may ask for.
+    max_search_top_k: int = Field(default=100, ge=1)
+
+    # Evidence selection: chunks (best first) whose sentences are scored.
+    context_chunks: int = Field(default=5, ge=1, le=50)
+    # Relevance = w * cosine(question, sentence) + (1 - w) * content-word overlap.
+    similarity_weight: float = Field(default=0.6, ge=0.0, le=1.0)
+    # A sentence is evidence only when its relevance reaches this ...
+    relevance_threshold: float = Field(default=0.40, ge=0.0, le=1.0)
+    # ... and its cosine similarity reaches this (stops a lone shared word, e.g. "capital" in
+    # "capital of France" vs "capital expenditures", from carrying a sentence over the bar).
+    # Both calibrated with all-MiniLM-L6-v2 on the bundled samples (README).
+    min_similarity: float = Field(default=0.30, ge=-1.0, le=1.0)
+    # Most candidate sentences shown to the model for ranking (best first).
+    max_candidates: int = Field(default=8, ge=1, le=50)
+    # Most claims in an answer.
+    max_claims: int = Field(default=3, ge=1, le=20)
+
+    # Generation budgets.
+    rank_max_new_tokens: int = Field(default=64, ge=8)
+    data_max_new_tokens: int = Field(default=256, ge=16)
+
+    # Verifier: fraction of a claim's content words that must appear in its cited quotes.
+    verify_overlap_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    # Structured data whose numbers do not appear in the evidence is dropped.
+    data_require_grounded_numbers: bool = True
+
+    # Request limits.
+    max_question_chars: int = Field(default=2000, ge=1)
+    max_schema_chars: int = Field(default=20000, ge=1)
+    # Mode used when a request leaves it unspecified.
+    default_mode: Literal["extractive", "abstractive"] = "extractive"
+    # Abstractive mode lets the model write claims; the embedded 135M model writes fluent but
+    # wrong text, so it is enabled only where a strong model is served (production chart).
+    abstractive_enabled: bool = False

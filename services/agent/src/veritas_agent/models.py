@@ -1,0 +1,136 @@
+"""Domain types of the agent: the question, retrieved hits and the answer contract.
+
+Chunks and filters travel as their proto messages (they are the shared data contract); the
+answer is built from these dataclasses and translated to protos by the servicer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+
+from veritas.v1 import common_pb2
+
+
+class AnswerStatus(StrEnum):
+    ANSWERED = "ANSWERED"
+    PARTIAL = "PARTIAL"
+    REFUSED = "REFUSED"
+
+
+class Support(StrEnum):
+    UNSPECIFIED = "UNSPECIFIED"  # not checked (verification disabled)
+    SUPPORTED = "SUPPORTED"
+    UNSUPPORTED = "UNSUPPORTED"
+    CONTRADICTED = "CONTRADICTED"
+
+
+class AnswerMode(StrEnum):
+    EXTRACTIVE = "extractive"
+    ABSTRACTIVE = "abstractive"
+
+
+class SearchMode(int, Enum):
+    """Values of the proto `SearchMode` enum."""
+
+    UNSPECIFIED = 0
+    HYBRID = 1
+    BM25 = 2
+    DENSE = 3
+
+
+# Refusal reasons, part of the public contract (clients match on them).
+REFUSAL_NO_EVIDENCE = "no evidence above threshold"
+REFUSAL_NO_SUPPORTED_CLAIM = "no claim supported by its cited evidence"
+REFUSAL_CONTRADICTED = "evidence contradicts"
+
+
+@dataclass
+class Question:
+    """A question and the options it was asked with."""
+
+    text: str
+    tenant: str = ""
+    collection: str = ""
+    filter: common_pb2.Filter | None = None
+    data_schema: str = ""
+    mode: AnswerMode | None = None  # None: the service default
+    disable_rerank: bool = False
+    disable_verify: bool = False
+    search_mode: SearchMode = SearchMode.UNSPECIFIED
+    caller: str = ""
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with its scores."""
+
+    chunk: common_pb2.Chunk
+    retrieval_score: float
+    bm25_score: float = 0.0
+    dense_score: float = 0.0
+    rerank_score: float | None = None  # None when not reranked
+
+    @property
+    def score(self) -> float:
+        """The final ranking score: the reranker's when there is one."""
+        return self.rerank_score if self.rerank_score is not None else self.retrieval_score
+
+
+@dataclass
+class Evidence:
+    """A cited span; `quote == document_text[char_start:char_end]`."""
+
+    id: str
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    section_path: tuple[str, ...]
+    page: int
+    char_start: int
+    char_end: int
+    quote: str
+    retrieval_score: float
+    rerank_score: float
+
+
+@dataclass
+class Claim:
+    text: str
+    citations: list[str]
+    support: Support = Support.UNSPECIFIED
+    score: float = 0.0
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retrieve_ms: float = 0.0
+    rerank_ms: float = 0.0
+    prefill_ms: float = 0.0
+    decode_ms: float = 0.0
+    verify_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass
+class TraceStep:
+    name: str
+    detail: str
+    duration_ms: float
+
+
+@dataclass
+class Answer:
+    answer_id: str
+    question: str
+    status: AnswerStatus
+    answer: str = ""
+    claims: list[Claim] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    refusal_reason: str = ""
+    data_json: str = ""
+    usage: Usage = field(default_factory=Usage)
+    trace: list[TraceStep] = field(default_factory=list)
