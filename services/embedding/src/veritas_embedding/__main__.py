@@ -1,0 +1,38 @@
+"""Entry point: `veritas-embedding` / `python -m veritas_embedding`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from veritas_common.server import run_service
+from veritas_embedding.batcher import DynamicBatcher
+from veritas_embedding.config import EmbeddingSettings
+from veritas_embedding.embedder import SentenceTransformerEmbedder
+from veritas_embedding.servicer import registrar
+
+
+def main() -> None:
+    settings = EmbeddingSettings()
+    embedder = SentenceTransformerEmbedder(
+        settings.embedding_model,
+        device=settings.embedding_device,
+        batch_size=settings.embedding_max_batch_size,
+    )
+    batcher = DynamicBatcher(
+        embedder,
+        max_batch_size=settings.embedding_max_batch_size,
+        max_wait_ms=settings.embedding_max_wait_ms,
+    )
+
+    async def warm_up() -> None:
+        await asyncio.to_thread(embedder.warm_up)
+        batcher.start()
+
+    register = registrar(
+        batcher, max_texts=settings.embedding_max_texts, max_chars=settings.embedding_max_chars
+    )
+    run_service("embedding", settings, register, warm_up, on_stop=batcher.stop)
+
+
+if __name__ == "__main__":
+    main()

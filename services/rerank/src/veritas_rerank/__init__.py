@@ -1,0 +1,1 @@
+"""Veritas rerank service: query-candidate relevance scoring."""

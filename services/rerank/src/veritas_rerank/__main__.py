@@ -1,0 +1,46 @@
+"""Entry point: `veritas-rerank` / `python -m veritas_rerank`."""
+
+from __future__ import annotations
+
+from veritas_common.embedding_client import EmbeddingClient
+from veritas_common.server import run_service
+from veritas_rerank.config import RerankSettings
+from veritas_rerank.reranker import CrossEncoderReranker, EmbeddingSimilarityReranker, Reranker
+from veritas_rerank.servicer import registrar
+
+
+def build_reranker(settings: RerankSettings) -> tuple[Reranker, EmbeddingClient | None]:
+    """The cross-encoder when VERITAS_RERANK_MODEL is set, else the embedding-similarity
+    fallback (and the embedding client it owns)."""
+    limits = {
+        "max_candidates": settings.rerank_max_candidates,
+        "max_chars": settings.rerank_max_chars,
+    }
+    if settings.rerank_model:
+        reranker = CrossEncoderReranker(
+            settings.rerank_model,
+            device=settings.rerank_device,
+            batch_size=settings.rerank_batch_size,
+            max_length=settings.rerank_max_length,
+            **limits,
+        )
+        return reranker, None
+    client = EmbeddingClient(settings.embedding_addr, settings=settings)
+    return EmbeddingSimilarityReranker(
+        client, peer_wait_s=settings.rerank_peer_wait_s, **limits
+    ), client
+
+
+def main() -> None:
+    settings = RerankSettings()
+    reranker, client = build_reranker(settings)
+
+    async def on_stop() -> None:
+        if client is not None:
+            await client.close()
+
+    run_service("rerank", settings, registrar(reranker), reranker.warm_up, on_stop)
+
+
+if __name__ == "__main__":
+    main()
