@@ -4,9 +4,7 @@ answerable questions get evidence, off-corpus ones get none. Guards the calibrat
 
 from __future__ import annotations
 
-import html
 import os
-import re
 from pathlib import Path
 
 import pytest
@@ -46,22 +44,33 @@ class MiniLMEmbedder:
 
 
 def sample_hits() -> list[Hit]:
-    """Every paragraph of the Markdown and HTML samples as a chunk: all of the corpus is in
-    context, the hardest case for off-corpus questions."""
+    """Every chunk of the Markdown and HTML samples, as the real ingestion parsers and chunker
+    make them (titles and section paths included): all of the corpus is in context, the
+    hardest case for off-corpus questions."""
     if not SAMPLES.is_dir():
         pytest.skip("samples/ not found")
-    label = (SAMPLES / "zentrivex-label.html").read_text()
-    label = html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<(h\d|p)[^>]*>", "\n\n", label)))
-    docs = {"acme": (SAMPLES / "acme-annual-report-2024.md").read_text(), "zentrivex": label}
+    ingestion = pytest.importorskip("veritas_ingestion.parsers")
+    chunker = pytest.importorskip("veritas_ingestion.chunker").StructureChunker()
+    docs = {
+        "acme": ingestion.parse_markdown(
+            (SAMPLES / "acme-annual-report-2024.md").read_bytes(), "acme-annual-report-2024.md"
+        ),
+        "zentrivex": ingestion.parse_html(
+            (SAMPLES / "zentrivex-label.html").read_bytes(), "zentrivex-label.html"
+        ),
+    }
     hits = []
-    for doc_id, text in docs.items():
-        for n, m in enumerate(re.finditer(r"\S(?:.|\n(?!\n))*", text)):
+    for doc_id, doc in docs.items():
+        for span in chunker.chunk(doc):
             chunk = common_pb2.Chunk(
-                chunk_id=f"{doc_id}:{n}",
+                chunk_id=f"{doc_id}:{span.ordinal}",
                 doc_id=doc_id,
-                char_start=m.start(),
-                char_end=m.end(),
-                text=m.group(0),
+                title=doc.title,
+                section_path=list(span.section_path),
+                char_start=span.start,
+                char_end=span.end,
+                text=doc.text[span.start : span.end],
+                modality=span.modality.value,
             )
             hits.append(Hit(chunk, 1.0))
     return hits
@@ -76,6 +85,7 @@ def selector(minilm) -> EvidenceSelector:
         similarity_weight=defaults.similarity_weight,
         relevance_threshold=defaults.relevance_threshold,
         min_similarity=defaults.min_similarity,
+        relevance_margin=defaults.relevance_margin,
         max_candidates=defaults.max_candidates,
     )
 

@@ -58,7 +58,7 @@ async def test_candidates_are_ranked_above_the_threshold_with_document_offsets()
 
 async def test_threshold_and_similarity_floor_both_apply():
     question = "What was Acme's total revenue in fiscal 2024?"
-    everything, _ = selector(relevance_threshold=0.0, min_similarity=-1.0)
+    everything, _ = selector(relevance_threshold=0.0, min_similarity=-1.0, relevance_margin=1.0)
     strict, _ = selector(relevance_threshold=0.99)
     no_floor_only, _ = selector(relevance_threshold=0.0, min_similarity=0.99)
     loose = await everything.select(question, hits())
@@ -210,3 +210,13 @@ def test_data_check_reports_why_output_is_rejected():
     assert extractor.check("  ", schema, evidence) == "empty output"
     lenient = DataExtractor(generator=None, require_grounded_numbers=False)  # type: ignore[arg-type]
     assert lenient.check('{"year": 2025}', schema, evidence) == ""
+
+
+async def test_only_sentences_near_the_best_are_kept():
+    question = "What was Acme's total revenue in fiscal 2024?"
+    wide, _ = selector(relevance_threshold=0.0, min_similarity=-1.0, relevance_margin=1.0)
+    narrow, _ = selector(relevance_threshold=0.0, min_similarity=-1.0, relevance_margin=0.05)
+    all_scores = [c.score for c in (await wide.select(question, hits())).candidates]
+    kept = [c.score for c in (await narrow.select(question, hits())).candidates]
+    assert kept == [s for s in all_scores if s >= all_scores[0] - 0.05]
+    assert len(kept) < len(all_scores)

@@ -111,6 +111,7 @@ class Agent:
                 similarity_weight=settings.similarity_weight,
                 relevance_threshold=settings.relevance_threshold,
                 min_similarity=settings.min_similarity,
+                relevance_margin=settings.relevance_margin,
                 max_candidates=settings.max_candidates,
             ),
             ranker=ClaimRanker(

@@ -38,6 +38,8 @@ class AgentSettings(VeritasSettings):
     # "capital of France" vs "capital expenditures", from carrying a sentence over the bar).
     # Both calibrated with all-MiniLM-L6-v2 on the bundled samples (README).
     min_similarity: float = Field(default=0.30, ge=-1.0, le=1.0)
+    # Keep only sentences within this much of the best one's relevance.
+    relevance_margin: float = Field(default=0.12, ge=0.0, le=1.0)
     # Most candidate sentences shown to the model for ranking (best first).
     max_candidates: int = Field(default=8, ge=1, le=50)
     # Most claims in an answer.

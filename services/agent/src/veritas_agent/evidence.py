@@ -1,11 +1,15 @@
 """Evidence selection: which sentences of the retrieved chunks bear on the question.
 
 Each sentence of the top chunks is scored by
-    relevance = w * cosine(question, sentence) + (1 - w) * content-word overlap
-(overlap: the IDF-weighted share of the question's content words, numbers included, found in
-the sentence; IDF over the sentences being scored) and is a candidate only when relevance >=
-`relevance_threshold` and the cosine reaches `min_similarity`. All sentences are embedded in
-one batch call.
+    relevance = w * cosine(question, sentence in context) + (1 - w) * content-word overlap
+and is a candidate only when relevance >= `relevance_threshold` and the cosine reaches
+`min_similarity`. A sentence is read in its context: its document title and section headings.
+"Quarterly revenue was $88.4 million" answers a question about Northwind only because it sits
+in Northwind's report, and "contraindicated in ..." answers "who should not take it" partly
+through its "Contraindications" heading. Overlap is the IDF-weighted share of the question's
+content words (numbers included) found in the sentence or its context; IDF is taken over the
+sentences being scored, so words every sentence of a document shares through its title weigh
+little when choosing among that document's sentences. All sentences go in one embedding call.
 """
 
 from __future__ import annotations
@@ -95,6 +99,14 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / norm if norm else 0.0
 
 
+def in_context(hit: Hit, sentence: Sentence) -> str:
+    """The sentence prefixed with the headings it sits under (title first, without repeats)."""
+    headings = [hit.chunk.title, *hit.chunk.section_path]
+    context = [h for i, h in enumerate(headings) if h and h not in headings[:i]]
+    claim = sentence.claim_text()
+    return f"{' > '.join(context)}: {claim}" if context else claim
+
+
 def idf_weights(words: set[str], pool: Sequence[set[str]]) -> dict[str, float]:
     """BM25-style inverse document frequency of `words` over the sentences in `pool`: a word
     every sentence shares (the company name, the year) tells little; a question word no
@@ -120,6 +132,7 @@ class EvidenceSelector:
         similarity_weight: float = 0.6,
         relevance_threshold: float = 0.40,
         min_similarity: float = 0.30,
+        relevance_margin: float = 0.12,
         max_candidates: int = 8,
     ) -> None:
         self.embedder = embedder
@@ -127,6 +140,7 @@ class EvidenceSelector:
         self.similarity_weight = similarity_weight
         self.relevance_threshold = relevance_threshold
         self.min_similarity = min_similarity
+        self.relevance_margin = relevance_margin
         self.max_candidates = max_candidates
 
     def sentences(self, hits: Sequence[Hit]) -> tuple[list[tuple[Hit, Sentence]], list[str]]:
@@ -158,24 +172,37 @@ class EvidenceSelector:
         if not pairs:
             return Selection([], 0, chunks_used, 0.0, inconsistent)
         texts = [sentence.claim_text() for _, sentence in pairs]
+        contexts = [in_context(hit, sentence) for hit, sentence in pairs]
         # Queries and passages are embedded with their own kind (asymmetric models prefix
         # them differently); the passages go in one batch.
         (query_vec,), vectors = await asyncio.gather(
-            self.embedder.embed([question], "query"), self.embedder.embed(texts, "passage")
+            self.embedder.embed([question], "query"),
+            self.embedder.embed(texts + contexts, "passage"),
         )
         question_words = content_words(question)
         sentence_words = [content_words(text) for text in texts]
-        weights = idf_weights(question_words, sentence_words)
+        context_words = [content_words(text) for text in contexts]
+        weights = idf_weights(question_words, context_words)
         scored = []
-        for (hit, sentence), words, vec in zip(pairs, sentence_words, vectors, strict=True):
-            sim = cosine(query_vec, vec)
-            lex = weighted_overlap(question_words, words, weights)
+        for i, (hit, sentence) in enumerate(pairs):
+            # The sentence alone says what it asserts; in context it says what it is about.
+            # Each view is half of the evidence.
+            sim = (cosine(query_vec, vectors[i]) + cosine(query_vec, vectors[len(pairs) + i])) / 2
+            lex = (
+                weighted_overlap(question_words, sentence_words[i], weights)
+                + weighted_overlap(question_words, context_words[i], weights)
+            ) / 2
             score = self.similarity_weight * sim + (1 - self.similarity_weight) * lex
             scored.append((score, sim, lex, hit, sentence))
         best = max(s[0] for s in scored)
         kept = [
             s for s in scored if s[0] >= self.relevance_threshold and s[1] >= self.min_similarity
         ]
+        # Only sentences nearly as relevant as the best one: a weaker neighbour ("cost of
+        # revenue" next to "revenue") clears the absolute bar but does not answer the question.
+        if kept:
+            floor = max(s[0] for s in kept) - self.relevance_margin
+            kept = [s for s in kept if s[0] >= floor]
         kept.sort(key=lambda s: s[0], reverse=True)  # stable: ties keep document order
         candidates = [
             Candidate(f"S{i}", hit, sentence, sim, lex, score)
