@@ -60,6 +60,7 @@ def cmd_up(settings: CliSettings, timeout_s: float) -> Stack:
             if isinstance(exc, KeyboardInterrupt):
                 raise SystemExit("interrupted; stopped every service") from None
             raise SystemExit(f"start-up failed: {exc}") from None
+    console.print()
     console.print(f"[green]all services SERVING[/green] in {time.monotonic() - started:.1f}s")
     console.print(f"gateway: {settings.gateway_url} (OpenAPI docs at {settings.gateway_url}/docs)")
     if generated:
@@ -154,11 +155,9 @@ def cmd_run(settings: CliSettings, samples: Path, timeout_s: float) -> None:
         cmd_ingest(settings, [samples], "default", "default")
         for question in SAMPLE_QUESTIONS:
             console.rule(question)
-            cmd_ask(settings, question, "", "default", as_json=True, schema_path=None)
-            print_answer(
-                answer_to_dict(asyncio.run(client.ask(settings, question, "", "default"))),
-                as_json=False,
-            )
+            answer = answer_to_dict(asyncio.run(client.ask(settings, question, "", "default")))
+            print_answer(answer, as_json=True)
+            print_answer(answer, as_json=False)
         key, _ = api_key(settings)
         console.rule("serving")
         console.print(
