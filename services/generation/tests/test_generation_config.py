@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from veritas_common.errors import FailedPrecondition
+from veritas_generation.adapters import AdapterRegistry
+from veritas_generation.config import GenerationSettings
+from veritas_generation.engine import ChatMessage, GenerationParams
+from veritas_generation.service import build_engine
+from veritas_generation.transformers_engine import TransformersEngine
+
+
+def test_defaults_serve_the_embedded_model_from_the_data_dir(monkeypatch):
+    monkeypatch.setenv("VERITAS_DATA_DIR", "/srv/veritas")
+    settings = GenerationSettings()
+    assert settings.serves_embedded_model
+    assert settings.checkpoint_dir() == Path("/srv/veritas/models/smollm2-135m-instruct")
+    assert settings.served_model_name() == "SmolLM2-135M-Instruct"
+    assert settings.adapters_dir() == Path("/srv/veritas/adapters")
+    assert settings.dtype == "bfloat16"
+
+
+def test_model_setting_points_at_another_checkpoint(monkeypatch, tmp_path):
+    monkeypatch.setenv("VERITAS_MODEL", str(tmp_path / "qwen2.5-0.5b"))
+    monkeypatch.setenv("VERITAS_DTYPE", "float32")
+    settings = GenerationSettings()
+    assert not settings.serves_embedded_model
+    assert settings.checkpoint_dir() == tmp_path / "qwen2.5-0.5b"
+    assert settings.served_model_name() == "qwen2.5-0.5b"
+    assert settings.dtype == "float32"
+
+
+def test_unknown_dtype_is_rejected(monkeypatch):
+    monkeypatch.setenv("VERITAS_DTYPE", "float8")
+    with pytest.raises(ValidationError):
+        GenerationSettings()
+
+
+def test_missing_configured_checkpoint_fails_warm_up_clearly(tmp_path):
+    settings = GenerationSettings(data_dir=tmp_path, model=str(tmp_path / "absent"))
+    engine = build_engine(settings)
+    with pytest.raises(FailedPrecondition, match="no model checkpoint at"):
+        engine.warm_up()
+    with pytest.raises(FailedPrecondition, match="not loaded"):
+        engine.stream(GenerationParams(messages=(ChatMessage("user", "hi"),)))
+
+
+def test_missing_embedded_checkpoint_is_converted_by_warm_up(tmp_path):
+    asked: list[Path] = []
+
+    def convert(target: Path) -> Path:
+        asked.append(target)
+        raise RuntimeError("stop here: conversion is tested with the real model")
+
+    engine = TransformersEngine(
+        tmp_path / "models" / "m",
+        model_name="m",
+        adapters=AdapterRegistry(tmp_path / "adapters"),
+        convert_missing=convert,
+    )
+    with pytest.raises(RuntimeError, match="stop here"):
+        engine.warm_up()
+    assert asked == [tmp_path / "models" / "m"]
