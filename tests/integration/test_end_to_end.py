@@ -48,6 +48,10 @@ def stack(tmp_path_factory):
         name: (free_port(), -1 if name in ("gateway", "mcp") else free_port()) for name in SERVICES
     }
     env = {"VERITAS_API_KEYS": API_KEY, "VERITAS_MAX_UPLOAD_BYTES": str(MAX_UPLOAD)}
+    # Reuse the checkpoint `make models` converted; first-start conversion has its own test.
+    converted = Path(os.environ.get("VERITAS_DATA_DIR", REPO / ".veritas")) / "models"
+    if (converted / "smollm2-135m-instruct" / "config.json").exists():
+        env["VERITAS_GENERATION_MODEL"] = str(converted / "smollm2-135m-instruct")
     stack = Stack(data_dir, ports=ports, env=env)
     stack.start()
     try:

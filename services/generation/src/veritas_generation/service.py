@@ -29,11 +29,11 @@ def build_engine(
         settings.checkpoint_dir(),
         model_name=settings.served_model_name(),
         adapters=AdapterRegistry(settings.adapters_dir()),
-        dtype=settings.dtype,
+        dtype=settings.generation_dtype,
         limits=limits,
         # Only the embedded model is converted on demand; a configured checkpoint must exist.
         convert_missing=convert_embedded_model if settings.serves_embedded_model else None,
-        torch_threads=settings.torch_threads,
+        torch_threads=settings.generation_torch_threads,
         stat_logger=stat_logger,
     )
 
