@@ -68,3 +68,16 @@ def test_launcher_starts_and_stops_exactly_its_processes(tmp_path):
     pid = stack.processes["agent"].pid
     assert not Path(f"/proc/{pid}").exists()
     assert Stack.load(tmp_path) is None
+
+
+def test_port_offset_shifts_every_default_address(tmp_path):
+    from veritas_cli.stack import default_ports
+
+    settings = CliSettings(data_dir=tmp_path, port_offset=1000)
+    assert settings.agent_addr == "127.0.0.1:51057"
+    assert settings.ingestion_addr == "127.0.0.1:51051"
+    assert settings.gateway_url == "http://127.0.0.1:9080"
+    ports = default_ports(1000)
+    assert ports["agent"] == (51057, 10157) and ports["gateway"] == (9080, -1)
+    explicit = CliSettings(data_dir=tmp_path, port_offset=1000, agent_addr="10.0.0.1:1")
+    assert explicit.agent_addr == "10.0.0.1:1"

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from veritas_cli import bench, client
 from veritas_cli.config import CliSettings, api_key
-from veritas_cli.stack import Stack, StackError
+from veritas_cli.stack import Stack, StackError, default_ports
 from veritas_common.errors import VeritasError
 from veritas_common.rendering import answer_to_dict
 
@@ -48,7 +48,11 @@ def cmd_up(settings: CliSettings, timeout_s: float) -> Stack:
             f"({len(existing.running())} processes); `veritas down` first"
         )
     key, generated = api_key(settings)
-    stack = Stack(settings.data_dir, env={"VERITAS_API_KEYS": settings.api_keys or key})
+    stack = Stack(
+        settings.data_dir,
+        ports=default_ports(settings.port_offset),
+        env={"VERITAS_API_KEYS": settings.api_keys or key},
+    )
     started = time.monotonic()
     stack.start()
     console.print(f"starting {len(stack.processes)} services; logs in {stack.log_dir}")

@@ -6,18 +6,29 @@ import os
 import secrets
 from pathlib import Path
 
-from veritas_common.settings import VeritasSettings, default_addr
+from veritas_common.settings import DEFAULT_PORTS, VeritasSettings
 
 
 class CliSettings(VeritasSettings):
     """Where the CLI finds the services it talks to (gRPC, loopback by default)."""
 
-    ingestion_addr: str = default_addr("ingestion")
-    agent_addr: str = default_addr("agent")
+    # Added to every default port (gRPC, metrics, HTTP): runs a second stack beside another.
+    port_offset: int = 0
+    # Explicit addresses win over the defaults (and the offset).
+    ingestion_addr: str = ""
+    agent_addr: str = ""
     # Public URL of the gateway, printed for the user.
-    gateway_url: str = "http://127.0.0.1:8080"
+    gateway_url: str = ""
     # Comma-separated API keys; when empty, a development key is generated under data_dir.
     api_keys: str = ""
+
+    def model_post_init(self, context: object, /) -> None:
+        def port(service: str) -> int:
+            return DEFAULT_PORTS[service] + self.port_offset
+
+        self.ingestion_addr = self.ingestion_addr or f"127.0.0.1:{port('ingestion')}"
+        self.agent_addr = self.agent_addr or f"127.0.0.1:{port('agent')}"
+        self.gateway_url = self.gateway_url or f"http://127.0.0.1:{port('gateway')}"
 
 
 def api_key(settings: CliSettings) -> tuple[str, bool]:

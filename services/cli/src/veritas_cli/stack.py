@@ -71,10 +71,13 @@ class ServiceProcess:
         return state != "Z"
 
 
-def default_ports() -> dict[str, tuple[int, int]]:
-    """(port, metrics port) of every service on the embedded default."""
+def default_ports(offset: int = 0) -> dict[str, tuple[int, int]]:
+    """(port, metrics port) of every service on the embedded default, shifted by `offset`."""
     return {
-        name: (DEFAULT_PORTS[name], default_metrics_port(name) if name not in HTTP_SERVICES else -1)
+        name: (
+            DEFAULT_PORTS[name] + offset,
+            default_metrics_port(name) + offset if name not in HTTP_SERVICES else -1,
+        )
         for name in SERVICES
     }
 
