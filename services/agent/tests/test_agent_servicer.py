@@ -145,3 +145,89 @@ async def test_search_defaults_and_limits(agent_stub, fake_peers):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await agent_stub.Search(bad)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# -- Verify and Calculate -------------------------------------------------------------------
+
+LABEL = "The recommended dose of Zentrivex is 40 mg taken orally once daily."
+
+
+@pytest.mark.parametrize(
+    ("claim", "support"),
+    [
+        ("The recommended dose of Zentrivex is 40 mg once daily.", agent_pb2.SUPPORT_SUPPORTED),
+        ("The recommended dose of Zentrivex is 80 mg once daily.", agent_pb2.SUPPORT_UNSUPPORTED),
+        ("Acme opened a plant in Tampere.", agent_pb2.SUPPORT_UNSUPPORTED),
+    ],
+)
+async def test_verify_uses_the_verifier_ask_uses(agent_stub, claim, support):
+    reply = await agent_stub.Verify(
+        agent_pb2.VerifyRequest(claim=claim, evidence=["Dosage and Administration", LABEL])
+    )
+    assert reply.support == support
+    assert reply.verifier == "lexical-numeric"
+    assert 0.0 <= reply.score <= 1.0 and reply.reason
+    if support == agent_pb2.SUPPORT_SUPPORTED:
+        assert reply.score > 0.6
+    if "80 mg" in claim:
+        assert "80" in reply.reason  # the invented number is named
+
+
+async def test_verify_matches_the_domain_verdict(make_agent):
+    from veritas_agent.verifier import LexicalNumericVerifier
+
+    claim = "Net income was $61.3 million in fiscal 2024."
+    quotes = ["Net income was $61.3 million, compared with $52.8 million in fiscal 2023."]
+    agent = make_agent(verify_overlap_threshold=0.9)
+    verdict = agent.verify(claim, quotes)
+    assert verdict == LexicalNumericVerifier(0.9).verify(claim, quotes)
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (agent_pb2.VerifyRequest(claim=" ", evidence=[LABEL]), "claim must not be empty"),
+        (agent_pb2.VerifyRequest(claim="dose"), "at least one text"),
+        (agent_pb2.VerifyRequest(claim="dose", evidence=[LABEL, "  "]), "evidence text 1"),
+        (agent_pb2.VerifyRequest(claim="dose", evidence=[LABEL] * 51), "the limit is 50"),
+        (
+            agent_pb2.VerifyRequest(claim="dose", evidence=["x" * 300_000, "y" * 300_000]),
+            "the limit is 500000",
+        ),
+    ],
+)
+async def test_verify_bad_requests(agent_stub, request_, message):
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await agent_stub.Verify(request_)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in err.value.details()
+
+
+async def test_calculate_over_grpc(agent_stub):
+    reply = await agent_stub.Calculate(
+        agent_pb2.CalculateRequest(expression="(3,233 - 2,977) / 2,977")
+    )
+    assert reply.value == pytest.approx(256 / 2977)
+    assert reply.expression == "(3233 - 2977) / 2977"
+    assert list(reply.steps) == [reply.value]
+    reply = await agent_stub.Calculate(
+        agent_pb2.CalculateRequest(expression="subtract(5829, 5735), divide(#0, 5735)")
+    )
+    assert list(reply.steps) == [94.0, pytest.approx(94 / 5735)]
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("1 / 0", "division by zero"),
+        ("1 +", "ends too early"),
+        ("table_sum(revenue, none)", "needs the table"),
+        ("frobnicate(1, 2)", "unknown operation 'frobnicate'"),
+        ("1" * 2001, "the limit is 2000"),
+    ],
+)
+async def test_calculate_errors_are_invalid_argument(agent_stub, expression, message):
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await agent_stub.Calculate(agent_pb2.CalculateRequest(expression=expression))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in err.value.details()

@@ -79,6 +79,8 @@ class FakeAgent(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self) -> None:
         self.asks: list[agent_pb2.AskRequest] = []
         self.searches: list[agent_pb2.AgentServiceSearchRequest] = []
+        self.verifies: list[agent_pb2.VerifyRequest] = []
+        self.calculations: list[agent_pb2.CalculateRequest] = []
         self.request_ids: list[str] = []
 
     async def Ask(self, request, context):
@@ -116,6 +118,35 @@ class FakeAgent(agent_pb2_grpc.AgentServiceServicer):
         return agent_pb2.AgentServiceSearchResponse(
             results=[retrieval_pb2.ScoredChunk(chunk=chunk, score=0.75)]
         )
+
+    async def Verify(self, request, context):
+        """SUPPORTED when the claim is one of the texts, CONTRADICTED when a text is "not "
+        followed by the claim, UNSPECIFIED (a broken agent) for the claim "no verdict"."""
+        self.verifies.append(request)
+        if request.claim == "no verdict":
+            return agent_pb2.VerifyResponse(verifier="fake-verifier")
+        if request.claim in request.evidence:
+            support, score = agent_pb2.SUPPORT_SUPPORTED, 0.9
+        elif f"not {request.claim}" in request.evidence:
+            support, score = agent_pb2.SUPPORT_CONTRADICTED, 0.1
+        else:
+            support, score = agent_pb2.SUPPORT_UNSUPPORTED, 0.25
+        return agent_pb2.VerifyResponse(
+            support=support, score=score, verifier="fake-verifier", reason="fake"
+        )
+
+    async def Calculate(self, request, context):
+        """Knows two expressions; anything else is refused as the real calculator would."""
+        self.calculations.append(request)
+        if request.expression == "(3,233 - 2,977) / 2,977":
+            return agent_pb2.CalculateResponse(
+                value=256 / 2977, expression="(3233 - 2977) / 2977", steps=[256 / 2977]
+            )
+        if request.expression == "subtract(5829, 5735), divide(#0, 5735)":
+            return agent_pb2.CalculateResponse(
+                value=94 / 5735, expression=request.expression, steps=[94.0, 94 / 5735]
+            )
+        raise InvalidArgument("division by zero")
 
 
 class FakeIngestion(ingestion_pb2_grpc.IngestionServiceServicer):

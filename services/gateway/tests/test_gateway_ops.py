@@ -18,6 +18,8 @@ from veritas_gateway.middleware import BodyLimitMiddleware
 V1_ROUTES = [
     ("POST", "/v1/ask", {"json": {"question": "q"}}),
     ("POST", "/v1/search", {"json": {"query": "q"}}),
+    ("POST", "/v1/verify", {"json": {"claim": "c", "evidence": ["e"]}}),
+    ("POST", "/v1/calculate", {"json": {"expression": "1 + 2"}}),
     ("POST", "/v1/documents", {"files": [("file", ("a.txt", b"x"))]}),
     ("GET", "/v1/documents", {}),
     ("GET", "/v1/documents/abc", {}),
@@ -36,6 +38,7 @@ async def test_every_v1_route_needs_a_valid_key(gateway, agent, method, path, kw
     assert reply.headers["www-authenticate"] == "Bearer"
     assert reply.json() == {"detail": "missing or invalid API key"}
     assert agent.servicer.asks == [] and agent.servicer.searches == []
+    assert agent.servicer.verifies == [] and agent.servicer.calculations == []
 
 
 async def test_health_and_readiness_need_no_key(gateway, agent, ingestion):
@@ -91,8 +94,16 @@ async def test_openapi_declares_routes_and_bearer_scheme(gateway):
         "description": "An API key from VERITAS_API_KEYS.",
     }
     paths = spec["paths"]
-    assert {"/v1/ask", "/v1/search", "/v1/documents", "/v1/documents/{doc_id}"} <= set(paths)
-    assert paths["/v1/ask"]["post"]["security"] == [{"HTTPBearer": []}]
+    assert {
+        "/v1/ask",
+        "/v1/search",
+        "/v1/verify",
+        "/v1/calculate",
+        "/v1/documents",
+        "/v1/documents/{doc_id}",
+    } <= set(paths)
+    for route in ("/v1/ask", "/v1/verify", "/v1/calculate"):
+        assert paths[route]["post"]["security"] == [{"HTTPBearer": []}]
     assert "security" not in paths["/healthz"]["get"]
     upload = paths["/v1/documents"]["post"]["requestBody"]["content"]["multipart/form-data"]
     assert upload["schema"]["required"] == ["file"]

@@ -54,6 +54,7 @@ class FakeAgent(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self) -> None:
         self.asks: list[agent_pb2.AskRequest] = []
         self.searches: list[agent_pb2.AgentServiceSearchRequest] = []
+        self.calculations: list[agent_pb2.CalculateRequest] = []
         self.request_ids: list[str] = []
 
     async def Ask(self, request, context):
@@ -85,6 +86,15 @@ class FakeAgent(agent_pb2_grpc.AgentServiceServicer):
         ]
         await asyncio.sleep(0)
         return agent_pb2.AgentServiceSearchResponse(results=results)
+
+    async def Calculate(self, request, context):
+        """Knows one program; anything else is refused as the real calculator would."""
+        self.calculations.append(request)
+        if request.expression == "subtract(5829, 5735), divide(#0, 5735)":
+            return agent_pb2.CalculateResponse(
+                value=94 / 5735, expression=request.expression, steps=[94.0, 94 / 5735]
+            )
+        raise InvalidArgument("division by zero")
 
 
 async def start_fake_agent() -> tuple[str, grpc.aio.Server, FakeAgent]:

@@ -27,19 +27,20 @@ def settings_for(addr: str) -> McpSettings:
     return McpSettings(agent_addr=addr, peer_retries=0, peer_timeout_s=2, tenant="acme")
 
 
-async def test_lists_search_and_ask_with_their_parameters(agent):
+async def test_lists_the_tools_with_their_parameters(agent):
     addr, _ = agent
     async with Client(build_server(settings_for(addr))) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == {"search", "ask"}
+    assert set(tools) == {"search", "ask", "calculate"}
     search = tools["search"].input_schema
     assert search["required"] == ["query"]
     assert search["properties"]["top_k"]["default"] == 5
     assert search["properties"]["mode"]["enum"] == ["hybrid", "bm25", "dense"]
     assert search["properties"]["rerank"]["default"] is True
     assert set(tools["ask"].input_schema["properties"]) == {"question", "collection"}
-    annotations = tools["ask"].annotations
-    assert annotations is not None and annotations.read_only_hint
+    assert tools["calculate"].input_schema["required"] == ["expression"]
+    for tool in tools.values():
+        assert tool.annotations is not None and tool.annotations.read_only_hint
 
 
 async def test_search_returns_the_results_list(agent):
@@ -81,6 +82,19 @@ async def test_ask_returns_the_same_json_as_the_gateway(agent):
     assert request.caller == "mcp" and request.tenant == "acme"
 
 
+async def test_calculate_returns_the_same_json_as_the_gateway(agent):
+    addr, fake = agent
+    program = "subtract(5829, 5735), divide(#0, 5735)"
+    async with Client(build_server(settings_for(addr))) as client:
+        result = await client.call_tool("calculate", {"expression": f"  {program} "})
+    assert not result.is_error
+    expected = {"value": 94 / 5735, "expression": program, "steps": [94.0, 94 / 5735]}
+    assert result.structured_content == expected
+    assert json.loads(text_of(result)) == expected
+    (request,) = fake.calculations
+    assert request.expression == program
+
+
 async def test_each_call_has_its_own_request_id_forwarded_to_the_agent(agent):
     addr, fake = agent
     async with Client(build_server(settings_for(addr))) as client:
@@ -99,6 +113,8 @@ async def test_each_call_has_its_own_request_id_forwarded_to_the_agent(agent):
         ("search", {"query": "x", "top_k": 500}, "top_k"),
         ("search", {"query": "x", "mode": "fuzzy"}, "mode"),
         ("ask", {"question": "bad question"}, "question names no document"),
+        ("calculate", {"expression": " "}, "expression must not be empty"),
+        ("calculate", {"expression": "1 / 0"}, "division by zero"),
     ],
 )
 async def test_bad_input_is_a_tool_error_with_a_message(agent, tool, arguments, message):

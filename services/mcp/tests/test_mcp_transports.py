@@ -23,11 +23,11 @@ pytestmark = pytest.mark.integration
 
 
 async def exercise(session: ClientSession) -> None:
-    """What any MCP client does: initialise, list tools, call both."""
+    """What any MCP client does: initialise, list tools, call them."""
     init = await session.initialize()
     assert init.server_info.name == "veritas"
     names = {tool.name for tool in (await session.list_tools()).tools}
-    assert names == {"search", "ask"}
+    assert names == {"search", "ask", "calculate"}
     found = await session.call_tool("search", {"query": "dose", "top_k": 2})
     assert not found.is_error, found.content
     assert [r["chunk_id"] for r in found.structured_content["result"]] == ["lbl:0000", "lbl:0001"]
@@ -37,6 +37,10 @@ async def exercise(session: ClientSession) -> None:
     assert body["status"] == "ANSWERED"
     assert body["claims"][0]["citations"] == ["E1"]
     assert body["evidence"][0]["quote"].startswith("Zentrivex")
+    program = "subtract(5829, 5735), divide(#0, 5735)"
+    computed = await session.call_tool("calculate", {"expression": program})
+    assert not computed.is_error, computed.content
+    assert computed.structured_content["steps"] == [94.0, 94 / 5735]
 
 
 def server_env(agent_addr: str, **extra: str) -> dict[str, str]:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from veritas.v1 import common_pb2
+from veritas_agent.calculator import Calculation, Calculator
 from veritas_agent.citations import CitationLedger, DraftClaim
 from veritas_agent.config import AgentSettings
 from veritas_agent.evidence import EvidenceSelector
@@ -35,7 +36,7 @@ from veritas_agent.peers import Generation, Peers
 from veritas_agent.ranking import ClaimRanker
 from veritas_agent.search import SearchOutcome, SearchPipeline
 from veritas_agent.structured import DataExtractor, parse_schema
-from veritas_agent.verifier import ClaimVerifier, LexicalNumericVerifier
+from veritas_agent.verifier import ClaimVerifier, LexicalNumericVerifier, Verdict
 from veritas_agent.writing import ClaimWriter
 from veritas_common.errors import InvalidArgument
 
@@ -88,6 +89,7 @@ class Agent:
         verifier: ClaimVerifier,
         extractor: DataExtractor,
         settings: AgentSettings,
+        calculator: Calculator | None = None,
         stats: AnswerStats | None = None,
     ) -> None:
         self.search_pipeline = search
@@ -97,6 +99,7 @@ class Agent:
         self.verifier = verifier
         self.extractor = extractor
         self.settings = settings
+        self.calculator = calculator or Calculator(settings.max_expression_chars)
         self.stats = stats or AnswerStats()
 
     @classmethod
@@ -173,6 +176,32 @@ class Agent:
         )
         self.stats.stage("search", (time.perf_counter() - start) * 1000)
         return outcome
+
+    # -- Tools ----------------------------------------------------------------------------
+
+    def verify(self, claim: str, evidence: Sequence[str]) -> Verdict:
+        """The verdict of the verifier Ask uses on `claim` given `evidence` texts."""
+        if not claim.strip():
+            raise InvalidArgument("claim must not be empty")
+        if not evidence:
+            raise InvalidArgument("evidence must hold at least one text")
+        limit = self.settings.max_verify_evidence
+        if len(evidence) > limit:
+            raise InvalidArgument(f"{len(evidence)} evidence texts; the limit is {limit}")
+        empty = [i for i, text in enumerate(evidence) if not text.strip()]
+        if empty:
+            raise InvalidArgument(f"evidence text {empty[0]} is empty")
+        size = len(claim) + sum(len(text) for text in evidence)
+        if size > self.settings.max_verify_chars:
+            raise InvalidArgument(
+                f"claim and evidence have {size} characters; the limit is "
+                f"{self.settings.max_verify_chars}"
+            )
+        return self.verifier.verify(claim, list(evidence))
+
+    def calculate(self, expression: str) -> Calculation:
+        """The calculator's value of an expression or FinQA / ConvFinQA program."""
+        return self.calculator.calculate(expression)
 
     # -- Ask ------------------------------------------------------------------------------
 

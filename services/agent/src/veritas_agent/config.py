@@ -57,6 +57,11 @@ class AgentSettings(VeritasSettings):
     # Request limits.
     max_question_chars: int = Field(default=2000, ge=1)
     max_schema_chars: int = Field(default=20000, ge=1)
+    # Verify: most evidence texts, and most characters of claim and evidence together.
+    max_verify_evidence: int = Field(default=50, ge=1)
+    max_verify_chars: int = Field(default=500_000, ge=1)
+    # Calculate: longest expression or program.
+    max_expression_chars: int = Field(default=2000, ge=1)
     # Mode used when a request leaves it unspecified.
     default_mode: Literal["extractive", "abstractive"] = "extractive"
     # Abstractive mode lets the model write claims; the embedded 135M model writes fluent but

@@ -158,3 +158,22 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 for hit in outcome.hits
             ]
         )
+
+    async def Verify(
+        self, request: agent_pb2.VerifyRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.VerifyResponse:
+        verdict = self.agent.verify(request.claim, list(request.evidence))
+        return agent_pb2.VerifyResponse(
+            support=_SUPPORT[verdict.support],
+            score=verdict.score,
+            verifier=self.agent.verifier.name,
+            reason=verdict.reason,
+        )
+
+    async def Calculate(
+        self, request: agent_pb2.CalculateRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.CalculateResponse:
+        result = self.agent.calculate(request.expression)
+        return agent_pb2.CalculateResponse(
+            value=result.value, expression=result.expression, steps=result.steps
+        )

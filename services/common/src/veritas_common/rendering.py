@@ -105,3 +105,8 @@ def document_to_dict(doc: common_pb2.Document, *, with_text: bool = True) -> dic
     if with_text:
         body["text"] = doc.text
     return body
+
+
+def calculation_to_dict(reply: agent_pb2.CalculateResponse) -> dict[str, Any]:
+    """The `/v1/calculate` response body."""
+    return {"value": reply.value, "expression": reply.expression, "steps": list(reply.steps)}

@@ -15,6 +15,12 @@ AnswerModeName = Literal["extractive", "abstractive"]
 NonEmptyText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)
 ]
+# A passage, table or quote a claim is checked against.
+EvidenceText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50_000)
+]
+SupportName = Literal["SUPPORTED", "UNSUPPORTED", "CONTRADICTED"]
+MAX_VERIFY_EVIDENCE = 50
 
 
 class RequestModel(BaseModel):
@@ -72,10 +78,41 @@ class SearchRequest(RequestModel):
     filters: Filters | None = None
 
 
+class VerifyRequest(RequestModel):
+    """A claim to check against evidence texts with the verifier `/v1/ask` uses."""
+
+    claim: NonEmptyText
+    evidence: list[EvidenceText] = Field(
+        min_length=1, max_length=MAX_VERIFY_EVIDENCE, description="Texts the claim rests on."
+    )
+
+
+class VerifyResponse(BaseModel):
+    support: SupportName
+    score: float = Field(ge=0.0, le=1.0, description="Confidence the evidence supports it.")
+    verifier: str = Field(description='Verifier backend, e.g. "lexical-numeric".')
+
+
+class CalculateRequest(RequestModel):
+    """An arithmetic expression or a FinQA / ConvFinQA program."""
+
+    expression: NonEmptyText = Field(
+        description='"(3,233 - 2,977) / 2,977", "subtract(5829, 5735), divide(#0, 5735)" or '
+        '"x0 = 60.94 - 25.14; ans = x0 / 25.14".',
+        examples=["(3,233 - 2,977) / 2,977"],
+    )
+
+
+class CalculateResponse(BaseModel):
+    value: float = Field(description="Value of the expression (of a program's last step).")
+    expression: str = Field(description="The expression as evaluated.")
+    steps: list[float] = Field(description="Each step's value; one for a plain expression.")
+
+
 class Claim(BaseModel):
     text: str
     citations: list[str] = Field(description="Ids of the evidence the claim cites.")
-    support: Literal["SUPPORTED", "UNSUPPORTED", "CONTRADICTED"] | None = Field(
+    support: SupportName | None = Field(
         description="Verifier verdict; null when verification was skipped."
     )
     score: float

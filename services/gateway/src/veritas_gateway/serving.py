@@ -22,7 +22,12 @@ from veritas.v1 import (
 )
 from veritas_common.client import Peer, check_health
 from veritas_common.errors import VeritasError
-from veritas_common.rendering import answer_to_dict, document_to_dict, search_result_to_dict
+from veritas_common.rendering import (
+    answer_to_dict,
+    calculation_to_dict,
+    document_to_dict,
+    search_result_to_dict,
+)
 from veritas_gateway import protocol
 from veritas_gateway.auth import Caller
 from veritas_gateway.config import GatewaySettings
@@ -44,6 +49,11 @@ _ANSWER_MODES = {
     None: agent_pb2.ANSWER_MODE_UNSPECIFIED,
     "extractive": agent_pb2.ANSWER_MODE_EXTRACTIVE,
     "abstractive": agent_pb2.ANSWER_MODE_ABSTRACTIVE,
+}
+_SUPPORT_NAMES = {
+    agent_pb2.SUPPORT_SUPPORTED: "SUPPORTED",
+    agent_pb2.SUPPORT_UNSUPPORTED: "UNSUPPORTED",
+    agent_pb2.SUPPORT_CONTRADICTED: "CONTRADICTED",
 }
 _INGEST_STATUS = {
     ingestion_pb2.INGEST_STATUS_INGESTED: "ingested",
@@ -103,6 +113,22 @@ class GatewayService:
         )
         reply = await self.agent.call("Search", request)
         return {"results": [search_result_to_dict(r) for r in reply.results]}
+
+    async def verify(self, body: protocol.VerifyRequest) -> dict[str, Any]:
+        request = agent_pb2.VerifyRequest(claim=body.claim, evidence=body.evidence)
+        reply = await self.agent.call("Verify", request)
+        if reply.support not in _SUPPORT_NAMES:
+            raise VeritasError("agent sent no verdict")
+        return {
+            "support": _SUPPORT_NAMES[reply.support],
+            "score": round(reply.score, 6),
+            "verifier": reply.verifier,
+        }
+
+    async def calculate(self, body: protocol.CalculateRequest) -> dict[str, Any]:
+        request = agent_pb2.CalculateRequest(expression=body.expression)
+        reply = await self.agent.call("Calculate", request)
+        return calculation_to_dict(reply)
 
     async def ingest(
         self, uploads: Sequence[Upload], collection: str, caller: Caller

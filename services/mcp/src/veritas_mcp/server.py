@@ -1,5 +1,5 @@
-"""The MCP server: tools `search` and `ask` over the agent, plus /healthz and /metrics on the
-streamable HTTP transport."""
+"""The MCP server: tools `search`, `ask` and `calculate` over the agent, plus /healthz and
+/metrics on the streamable HTTP transport."""
 
 from __future__ import annotations
 
@@ -31,9 +31,11 @@ INSTRUCTIONS = """\
 Veritas answers questions only from the documents ingested into it. `ask` returns claims that
 each cite evidence down to the character span (status ANSWERED, PARTIAL or REFUSED; a refusal
 means the documents do not support an answer). `search` returns the most relevant passages.
+`calculate` evaluates arithmetic on numbers taken from the evidence, so computed figures are
+exact rather than guessed.
 """
 
-# Both tools only read: they never change the index.
+# Every tool only reads: none changes the index.
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 
 
@@ -98,6 +100,23 @@ def build_server(settings: McpSettings) -> MCPServer[None]:
         evidence (id, doc_id, source, char_start, char_end, quote, ...), refusal_reason, data,
         usage and trace. Every claim's citations name evidence ids."""
         return await _observed("ask", tools.ask(question, collection))
+
+    @server.tool(annotations=READ_ONLY, structured_output=True)
+    async def calculate(
+        expression: Annotated[
+            str,
+            Field(
+                description='Arithmetic such as "(3,233 - 2,977) / 2,977" (thousands '
+                "separators, %, parentheses, + - * /), or a program: "
+                '"subtract(5829, 5735), divide(#0, 5735)" or '
+                '"x0 = 60.94 - 25.14; ans = x0 / 25.14".'
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """Evaluates arithmetic exactly. Returns value, expression (as evaluated) and steps (each
+        step's value; one for a plain expression). Malformed input, division by zero and unknown
+        operations are errors with the reason."""
+        return await _observed("calculate", tools.calculate(expression))
 
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(_request: Request) -> Response:

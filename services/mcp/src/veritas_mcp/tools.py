@@ -8,7 +8,7 @@ from typing import Any, Literal
 from veritas.v1 import agent_pb2, agent_pb2_grpc, retrieval_pb2
 from veritas_common.client import Peer
 from veritas_common.errors import InvalidArgument
-from veritas_common.rendering import answer_to_dict, search_result_to_dict
+from veritas_common.rendering import answer_to_dict, calculation_to_dict, search_result_to_dict
 from veritas_mcp.config import McpSettings
 
 SearchModeName = Literal["hybrid", "bm25", "dense"]
@@ -22,8 +22,8 @@ MAX_TOP_K = 100
 
 
 class AgentTools:
-    """`search` and `ask` against the agent service. Config in `__init__`; the gRPC channel
-    opens in `open()`, inside the event loop that will use it."""
+    """`search`, `ask` and `calculate` against the agent service. Config in `__init__`; the
+    gRPC channel opens in `open()`, inside the event loop that will use it."""
 
     def __init__(self, settings: McpSettings) -> None:
         self.settings = settings
@@ -85,3 +85,13 @@ class AgentTools:
         )
         reply = await self.agent.call("Ask", request, timeout_s=self.settings.ask_timeout_s)
         return answer_to_dict(reply.answer)
+
+    async def calculate(self, expression: str) -> dict[str, Any]:
+        """The calculator's result, as the gateway's /v1/calculate body."""
+        expression = expression.strip()
+        if not expression:
+            raise InvalidArgument("expression must not be empty")
+        reply = await self.agent.call(
+            "Calculate", agent_pb2.CalculateRequest(expression=expression)
+        )
+        return calculation_to_dict(reply)
