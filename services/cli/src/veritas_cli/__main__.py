@@ -1,10 +1,11 @@
-"""`veritas`: up, down, status, ingest, ask, run."""
+"""`veritas`: up, down, status, ingest, ask, run, bench, eval."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -224,11 +225,25 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="up, ingest samples, ask sample questions, serve until Ctrl-C")
     run.add_argument("samples", type=Path)
     run.add_argument("--timeout", type=float, default=600)
+    eval_cmd = sub.add_parser("eval", help="quality on real datasets; writes a report")
+    try:  # the harness is its own package (evals/); the CLI works without it
+        from veritas_evals.cli import add_arguments as add_eval_arguments
+    except ImportError:
+        eval_cmd.add_argument("eval_args", nargs=argparse.REMAINDER)
+    else:
+        add_eval_arguments(eval_cmd)
     return parser
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM and SIGHUP stop `run` and `up` the way Ctrl-C does: every started service too.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     settings = CliSettings()
     try:
         match args.command:
@@ -249,6 +264,15 @@ def main(argv: list[str] | None = None) -> int:
                 cmd_bench(settings, args.n, args.out)
             case "run":
                 cmd_run(settings, args.samples, args.timeout)
+            case "eval":
+                try:
+                    from veritas_evals.cli import run_from_args
+                except ImportError:
+                    raise SystemExit(
+                        "`veritas eval` needs veritas-evals: pip install -e evals"
+                    ) from None
+                key, _ = api_key(settings)
+                return run_from_args(args, gateway_url=settings.gateway_url, api_key=key)
     except VeritasError as exc:
         err_console.print(f"[red]error:[/red] {exc.message}")
         return 1
