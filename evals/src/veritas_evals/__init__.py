@@ -1,0 +1,1 @@
+"""Veritas evaluation harness: measures a running stack through its public HTTP API."""
