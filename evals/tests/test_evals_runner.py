@@ -114,6 +114,16 @@ def test_ingestion_is_idempotent(data_dir):
     )
 
 
+def test_documents_stored_in_another_collection_are_reported_missing(data_dir):
+    fake = FakeGateway()
+    first = _evaluate(fake, EvalConfig(data_dir, tasks=("retrieval",)))
+    assert first.warnings == [] and first.ingestion["scifact"]["missing"] == 0
+    other = EvalConfig(data_dir, tasks=("retrieval",), collection_prefix="other-")
+    r = _evaluate(fake, other)
+    assert r.ingestion["scifact"]["unchanged"] == 5 and r.ingestion["scifact"]["missing"] == 5
+    assert "5 scifact documents are not in other-scifact" in r.warnings[0]
+
+
 def test_limit_and_corpus_limit_sample_with_a_fixed_seed(data_dir):
     fake = FakeGateway()
     r = _evaluate(fake, EvalConfig(data_dir, tasks=("retrieval",), limit=1, corpus_limit=3))

@@ -225,6 +225,8 @@ def print_tables(console: Any, results: Any) -> None:
         for row in rows:
             table.add_row(*row)
         console.print(table)
+    for warning in results.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     for task, reason in results.skipped.items():
         console.print(f"[yellow]skipped {task}:[/yellow] {reason}")
 

@@ -229,7 +229,9 @@ def render_markdown(r: Results, plots: dict[str, str]) -> str:
             [
                 f"{name} collection `{info['collection']}`",
                 f"{info['collection_docs']} documents searched ({info['uploaded']} uploaded now, "
-                f"{info['present']} already present)",
+                f"{info['present']} already present"
+                + (f", {info['missing']} missing" if info.get("missing") else "")
+                + ")",
             ]
         )
     if sizes:
@@ -266,6 +268,8 @@ def render_markdown(r: Results, plots: dict[str, str]) -> str:
             _md_table(header, arows),
             "",
         ]
+    if r.warnings:
+        parts += ["**Warnings**: " + "; ".join(r.warnings), ""]
     if r.skipped:
         parts += ["**Skipped**: " + "; ".join(f"{k}: {v}" for k, v in r.skipped.items()), ""]
     parts += [f"Citation rule: {s['citation_rule']}.", ""]

@@ -185,6 +185,7 @@ class Results:
     calculator: dict[str, Any] = field(default_factory=dict)
     ablations: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -316,9 +317,21 @@ class Evaluation:
             summary = self.client.ingest(
                 documents, collection, batch_size=self.config.upload_batch, on_batch=advance
             )
+        listed = self.client.list_sources(collection)
+        # Identical bytes already stored in another collection of the tenant come back
+        # "unchanged" and stay there (a document lives in one collection): say so.
+        missing = sorted(d.source for d in documents if d.source not in listed)
         self.results.ingestion[dataset] = asdict(summary) | {
-            "collection_docs": len(self.client.list_sources(collection))
+            "collection_docs": len(listed),
+            "missing": len(missing),
+            "missing_sources": missing[:20],
         }
+        if missing:
+            self.results.warnings.append(
+                f"{len(missing)} {dataset} documents are not in {collection}: the same bytes are "
+                "stored in another collection of this tenant (e.g. "
+                f"{', '.join(missing[:3])}); delete them there and re-run to include them"
+            )
         return summary
 
     # ---- retrieval ---------------------------------------------------------------------------
