@@ -215,14 +215,15 @@ def print_tables(console: Any, results: Any) -> None:
         for row in retrieval_rows(results):
             table.add_row(*row)
         console.print(table)
-    table = Table("metric", "value", "n / note", title="Veritas evaluation")
-    for metric_row in metrics_rows(results):
-        table.add_row(*metric_row)
-    console.print(table)
+    if rows := metrics_rows(results):
+        table = Table("metric", "value", "n / note", title="Veritas evaluation")
+        for metric_row in rows:
+            table.add_row(*metric_row)
+        console.print(table)
     if results.ablations:
-        header, rows = ablation_rows(results)
+        header, ablations = ablation_rows(results)
         table = Table(*header, title="Ablations (delta vs full)")
-        for row in rows:
+        for row in ablations:
             table.add_row(*row)
         console.print(table)
     for warning in results.warnings:
