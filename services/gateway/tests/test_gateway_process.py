@@ -3,11 +3,9 @@ oversized uploads over a real socket with a readable 413, and refuses to start w
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import httpx
 import pytest
 from gateway_fakes import API_KEY
 
-from veritas_common.testing import free_port
+from veritas_common.testing import free_port, wait_http_healthy
 
 pytestmark = pytest.mark.integration
 
@@ -50,22 +48,9 @@ def gateway_process(agent, ingestion, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-async def wait_up(base: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(f"{base}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"gateway at {base} did not come up")
-
-
 async def test_serves_and_rejects_oversized_uploads_readably(gateway_process, ingestion):
     base = gateway_process
-    await wait_up(base)
+    await wait_http_healthy(base, "gateway")
     headers = {"Authorization": f"Bearer {API_KEY}", "X-Request-ID": "proc-1"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
         ok = await client.post("/v1/documents", files=[("file", ("a.txt", b"hello world"))])

@@ -3,11 +3,9 @@ streamable HTTP, against a fake agent."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from mcp.client import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from veritas_common.testing import free_port
+from veritas_common.testing import free_port, wait_http_healthy
 
 pytestmark = pytest.mark.integration
 
@@ -85,21 +83,8 @@ def http_server(agent, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-async def wait_up(base: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(f"{base}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"MCP server at {base} did not come up")
-
-
 async def test_streamable_http_session(http_server, agent):
-    await wait_up(http_server)
+    await wait_http_healthy(http_server, "MCP server")
     async with (
         streamable_http_client(f"{http_server}/mcp") as (read, write),
         ClientSession(read, write) as session,

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -59,3 +60,19 @@ class ServiceProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self._log.close()
+
+
+async def wait_http_healthy(base: str, name: str, timeout_s: float = 30.0) -> None:
+    """Waits until `GET {base}/healthz` answers 200 (the gateway's and the MCP server's probe)."""
+    import httpx  # a test dependency; services that never call this need not install it
+
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"{base}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{name} at {base} did not come up")
