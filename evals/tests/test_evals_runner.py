@@ -12,7 +12,7 @@ from evals_fakes import API_KEY, CLAIMS, FakeGateway, write_tiny_datasets
 from veritas_evals.cli import add_arguments, main
 from veritas_evals.client import GatewayClient, GatewayUnreachable
 from veritas_evals.report import metrics_rows, write_report
-from veritas_evals.runner import EvalConfig, Evaluation
+from veritas_evals.runner import EvalConfig, Evaluation, ordered_map
 
 
 @pytest.fixture
@@ -100,6 +100,49 @@ def test_ablations_switch_one_component_off_and_report_deltas(data_dir):
     full = r.ablations["full"]["scifact"]["decision_accuracy"]
     assert full == {"value": 1.0, "delta": 0.0}
     assert r.ablations["no verify"]["scifact"]["decision_accuracy"]["delta"] == 0.0
+
+
+def test_ablations_on_a_subset_compare_against_the_full_system_on_the_same_cases(data_dir):
+    fake = FakeGateway()
+    config = EvalConfig(data_dir, tasks=("answers",), ablate=("verify",), ablation_limit=1)
+    r = _evaluate(fake, config)
+    assert len(fake.asks) == 5 + 2  # every case once, then one case per dataset without verify
+    assert r.answers["scifact"]["cases"] == 3 and r.answers["pubmedqa"]["cases"] == 2
+    for name in ("full", "no verify"):
+        assert r.ablations[name]["scifact"]["cases"]["value"] == 1
+        assert r.ablations[name]["pubmedqa"]["cases"]["value"] == 1
+    ablated = {a["question"] for a in fake.asks if not a["verify"]}
+    full_rows = [x for x in r.records["answers"] if x["config"] == "full"]
+    assert len(full_rows) == 5 and len(ablated) == 2
+    assert r.settings["ablation_limit"] == 1
+
+
+def test_concurrent_requests_measure_the_same_as_one_at_a_time(data_dir):
+    one = _evaluate(FakeGateway(), EvalConfig(data_dir, ablate=("rerank",)))
+    four = _evaluate(FakeGateway(), EvalConfig(data_dir, ablate=("rerank",), concurrency=4))
+    for task in ("answers", "structured", "verifier", "calculator"):
+        assert four.records[task] == one.records[task], task
+    for mode, scores in one.retrieval["scifact"].items():
+        timing = {"search_p50_ms", "search_p95_ms"}
+        same = {k: v for k, v in scores.items() if k not in timing}
+        assert {k: v for k, v in four.retrieval["scifact"][mode].items() if k not in timing} == same
+    assert four.answers == one.answers and four.verifier == one.verifier
+
+
+def test_ordered_map_keeps_input_order_and_stops_at_the_first_error():
+    assert ordered_map(lambda x: x * x, range(20), 4) == [x * x for x in range(20)]
+    assert ordered_map(lambda x: x + 1, [1, 2], 1) == [2, 3]
+    started = []
+
+    def fail_on_three(x: int) -> int:
+        started.append(x)
+        if x == 3:
+            raise ValueError("three")
+        return x
+
+    with pytest.raises(ValueError, match="three"):
+        ordered_map(fail_on_three, range(1000), 2)
+    assert len(started) < 1000  # the work not yet started was cancelled
 
 
 def test_ingestion_is_idempotent(data_dir):

@@ -114,6 +114,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="re-run the answer cases with each component off: rerank,verify,hybrid",
     )
     parser.add_argument(
+        "--ablation-limit",
+        type=_positive,
+        default=None,
+        help="answer cases per dataset the ablations re-run, a fixed-seed subset the full "
+        "system's row is also read from (default: every case)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=1,
+        help="requests in flight at once (default 1, which also gives the cleanest latencies)",
+    )
+    parser.add_argument(
         "--rerank-depth",
         type=_positive,
         default=100,
@@ -166,6 +179,8 @@ def run_from_args(args: argparse.Namespace, *, gateway_url: str, api_key: str) -
         tasks=tuple(args.tasks),
         datasets=tuple(args.datasets),
         ablate=tuple(args.ablate),
+        ablation_limit=args.ablation_limit,
+        concurrency=args.concurrency,
         rerank_depth=args.rerank_depth,
         price_per_hour=args.price_per_hour,
     )

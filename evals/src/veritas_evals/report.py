@@ -218,6 +218,12 @@ def render_markdown(r: Results, plots: dict[str, str]) -> str:
         f"data `{s['data_dir']}` · limit {fmt(s['limit'])} per dataset · corpus limit "
         f"{fmt(s['corpus_limit'])} · seed {s['seed']} · "
         f"ablations {', '.join(s['ablate']) or 'none'}"
+        + (
+            f" (on {s['ablation_limit']} cases per dataset)"
+            if s["ablate"] and s.get("ablation_limit")
+            else ""
+        )
+        + f" · concurrency {s.get('concurrency', 1)}"
         f" · duration {fmt(s.get('duration_s'), 0)} s",
         "",
     ]

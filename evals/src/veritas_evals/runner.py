@@ -7,7 +7,8 @@ module turns them into the Markdown page, JSON and plots.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -111,7 +112,8 @@ EXTRACTION_SCHEMAS: dict[str, dict[str, Any]] = {
 class EvalConfig:
     """What to run. `limit`: cases per dataset (None = all); `corpus_limit`: documents per
     corpus to ingest (needed ones first, then fixed-seed distractors; None = 5 x limit when a
-    limit is set, else the whole corpus)."""
+    limit is set, else the whole corpus); `ablation_limit`: answer cases per dataset the
+    ablations re-run (a fixed-seed subset; None = all); `concurrency`: requests in flight."""
 
     data_dir: Path
     limit: int | None = None
@@ -120,6 +122,8 @@ class EvalConfig:
     tasks: tuple[str, ...] = TASKS
     datasets: tuple[str, ...] = DATASETS
     ablate: tuple[str, ...] = ()
+    ablation_limit: int | None = None
+    concurrency: int = 1
     retrieval_depth: int = 100
     rerank_depth: int = 100
     price_per_hour: float = 0.0
@@ -165,6 +169,18 @@ class StepProgress:
 
 def _no_progress(n: int = 1) -> None:
     """Progress nobody watches."""
+
+
+def ordered_map(fn: Callable[[Any], Any], items: Iterable[Any], concurrency: int) -> list[Any]:
+    """`fn` over `items` with up to `concurrency` calls in flight, results in input order.
+    The first exception stops the work not yet started and is raised."""
+    if concurrency <= 1:
+        return [fn(item) for item in items]
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval")
+    try:
+        return list(pool.map(fn, items))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ------------------------------------------------------------------------------------ runner
@@ -221,6 +237,8 @@ class Evaluation:
             "tasks": list(cfg.tasks),
             "datasets": list(cfg.datasets),
             "ablate": list(cfg.ablate),
+            "ablation_limit": cfg.ablation_limit,
+            "concurrency": cfg.concurrency,
             "retrieval_depth": cfg.retrieval_depth,
             "rerank_depth": cfg.rerank_depth,
             "price_per_hour": cfg.price_per_hour,
@@ -348,7 +366,8 @@ class Evaluation:
             latencies = []
             failed: list[str] = []
             with self.progress.step(f"search scifact ({mode.name})", len(cases)) as advance:
-                for case in cases:
+
+                def search(case: Any, mode: RetrievalMode = mode, depth: int = depth) -> Any:
                     start = time.perf_counter()
                     try:
                         hits = self.client.search(
@@ -361,14 +380,22 @@ class Evaluation:
                     except GatewayUnreachable:
                         raise
                     except GatewayError as err:
+                        return err, 0.0
+                    finally:
+                        advance(1)
+                    return hits, (time.perf_counter() - start) * 1000
+
+                for case, (hits, ms) in zip(
+                    cases, ordered_map(search, cases, cfg.concurrency), strict=True
+                ):
+                    if isinstance(hits, GatewayError):
                         # Excluded from this mode's means (and counted), not scored as a miss.
                         failed.append(case.case_id)
                         records.append(
-                            {"mode": mode.name, "case_id": case.case_id, "error": str(err)}
+                            {"mode": mode.name, "case_id": case.case_id, "error": str(hits)}
                         )
-                        advance(1)
                         continue
-                    latencies.append((time.perf_counter() - start) * 1000)
+                    latencies.append(ms)
                     run[case.case_id] = metrics.rank_documents(
                         (h["source"] for h in hits), scifact.doc_id_of
                     )
@@ -380,7 +407,6 @@ class Evaluation:
                             "relevant": sorted(case.qrels),
                         }
                     )
-                    advance(1)
             judged = {qid: rel for qid, rel in qrels.items() if qid not in failed}
             scores = asdict(metrics.evaluate_run(run, judged))
             scores["errors"] = len(failed)
@@ -399,44 +425,42 @@ class Evaluation:
     def _ask_all(
         self, answer_sets: dict[str, list[AnswerCase]], config: AskConfig
     ) -> list[dict[str, Any]]:
-        records = []
-        total = sum(len(v) for v in answer_sets.values())
-        with self.progress.step(f"ask ({config.name})", total) as advance:
-            for dataset, cases in answer_sets.items():
-                for case in cases:
-                    try:
-                        answer = self.client.ask(
-                            case.question,
-                            collection=self.config.collection(dataset),
-                            rerank=config.rerank,
-                            verify=config.verify,
-                            search_mode=config.search_mode,
-                        )
-                    except GatewayUnreachable:
-                        raise
-                    except GatewayError as err:
-                        records.append(_error_record(config.name, dataset, case.case_id, err))
-                        advance(1)
-                        continue
-                    counts = metrics.score_citations(answer, case.gold)
-                    records.append(
-                        {
-                            "config": config.name,
-                            "dataset": dataset,
-                            "case_id": case.case_id,
-                            "expected": case.expected,
-                            "status": answer["status"],
-                            "citations": asdict(counts),
-                            "usage": answer["usage"],
-                            # For auditing the citation rule by eye.
-                            "cited": [
-                                {"source": ev["source"], "quote": ev["quote"][:300], "correct": ok}
-                                for ev, ok in metrics.judge_citations(answer, case.gold)
-                            ],
-                        }
+        jobs = [(dataset, case) for dataset, cases in answer_sets.items() for case in cases]
+        with self.progress.step(f"ask ({config.name})", len(jobs)) as advance:
+
+            def ask(job: tuple[str, AnswerCase]) -> dict[str, Any]:
+                dataset, case = job
+                try:
+                    answer = self.client.ask(
+                        case.question,
+                        collection=self.config.collection(dataset),
+                        rerank=config.rerank,
+                        verify=config.verify,
+                        search_mode=config.search_mode,
                     )
+                except GatewayUnreachable:
+                    raise
+                except GatewayError as err:
+                    return _error_record(config.name, dataset, case.case_id, err)
+                finally:
                     advance(1)
-        return records
+                counts = metrics.score_citations(answer, case.gold)
+                return {
+                    "config": config.name,
+                    "dataset": dataset,
+                    "case_id": case.case_id,
+                    "expected": case.expected,
+                    "status": answer["status"],
+                    "citations": asdict(counts),
+                    "usage": answer["usage"],
+                    # For auditing the citation rule by eye.
+                    "cited": [
+                        {"source": ev["source"], "quote": ev["quote"][:300], "correct": ok}
+                        for ev, ok in metrics.judge_citations(answer, case.gold)
+                    ],
+                }
+
+            return ordered_map(ask, jobs, self.config.concurrency)
 
     def run_answers(self, answer_sets: dict[str, list[AnswerCase]]) -> None:
         records = self._ask_all(answer_sets, FULL_SYSTEM)
@@ -444,10 +468,17 @@ class Evaluation:
         self.results.answers = summarise_answers(records)
         all_records = list(records)
         if self.config.ablate:
-            full = summarise_answers(records)
-            table = {FULL_SYSTEM.name: full}
+            # The ablations re-run a fixed-seed subset; the full system's row is read off the
+            # same cases so every delta compares like with like.
+            subsets = {
+                dataset: sample(cases, self.config.ablation_limit, self.config.seed)
+                for dataset, cases in answer_sets.items()
+            }
+            chosen = {(d, c.case_id) for d, cases in subsets.items() for c in cases}
+            full = [r for r in records if (r["dataset"], r["case_id"]) in chosen]
+            table = {FULL_SYSTEM.name: summarise_answers(full)}
             for name in self.config.ablate:
-                ablated = self._ask_all(answer_sets, ABLATION_CONFIGS[name])
+                ablated = self._ask_all(subsets, ABLATION_CONFIGS[name])
                 all_records += ablated
                 table[ABLATION_CONFIGS[name].name] = summarise_answers(ablated)
             self.results.ablations = ablation_table(table)
@@ -468,9 +499,10 @@ class Evaluation:
         }
         self._ingest("tatqa", [tatqa.document(c) for c in contexts])
         names = list(EXTRACTION_SCHEMAS)
-        records = []
         with self.progress.step("ask tatqa with data_schema", len(cases)) as advance:
-            for i, case in enumerate(cases):
+
+            def ask(job: tuple[int, ExtractionCase]) -> dict[str, Any]:
+                i, case = job
                 schema_name = names[i % len(names)]
                 schema = EXTRACTION_SCHEMAS[schema_name]
                 try:
@@ -480,15 +512,16 @@ class Evaluation:
                 except GatewayUnreachable:
                     raise
                 except GatewayError as err:
-                    records.append(_error_record("full", "tatqa", case.case_id, err))
+                    return _error_record("full", "tatqa", case.case_id, err)
+                finally:
                     advance(1)
-                    continue
-                self._answer_usages.append(answer["usage"])
-                records.append(
-                    structured_record(case, schema_name, schema, answer)
-                    | {"config": "full", "usage": answer["usage"]}
-                )
-                advance(1)
+                return structured_record(case, schema_name, schema, answer) | {
+                    "config": "full",
+                    "usage": answer["usage"],
+                }
+
+            records = ordered_map(ask, list(enumerate(cases)), cfg.concurrency)
+        self._answer_usages += [r["usage"] for r in records if "usage" in r]
         self.results.structured = summarise_structured(records)
         self.results.records["structured"] = records
 
@@ -519,36 +552,35 @@ class Evaluation:
     def run_verifier(self, scifact: SciFact, claims: Sequence[Any]) -> None:
         cases = scifact.verifier_cases([c for c in claims if c.evidence], self.config.seed)
         baseline = WordOverlapBaseline()
-        records: list[dict[str, Any]] = []
-        errors = 0
-        verifier_name = ""
         with self.progress.step("verify scifact pairs", len(cases)) as advance:
-            for case in cases:
+
+            def verify(case: Any) -> dict[str, Any]:
                 try:
                     reply = self.client.verify(case.claim, case.evidence)
-                except EndpointMissing as err:
-                    self.results.skipped["verifier"] = f"{err} (endpoint not on this gateway)"
-                    return
-                except GatewayUnreachable:
+                except (EndpointMissing, GatewayUnreachable):
                     raise
                 except GatewayError as err:
-                    errors += 1
-                    records.append({"case_id": case.case_id, "error": str(err)})
+                    return {"case_id": case.case_id, "error": str(err)}
+                finally:
                     advance(1)
-                    continue
-                verifier_name = reply.get("verifier", verifier_name)
                 base_label, base_score = baseline.verify(case.claim, case.evidence)
-                records.append(
-                    {
-                        "case_id": case.case_id,
-                        "gold": case.label,
-                        "system": reply["support"],
-                        "system_score": float(reply.get("score", 0.0)),
-                        "baseline": base_label,
-                        "baseline_score": base_score,
-                    }
-                )
-                advance(1)
+                return {
+                    "case_id": case.case_id,
+                    "gold": case.label,
+                    "system": reply["support"],
+                    "system_score": float(reply.get("score", 0.0)),
+                    "verifier": reply.get("verifier", ""),
+                    "baseline": base_label,
+                    "baseline_score": base_score,
+                }
+
+            try:
+                records = ordered_map(verify, cases, self.config.concurrency)
+            except EndpointMissing as err:
+                self.results.skipped["verifier"] = f"{err} (endpoint not on this gateway)"
+                return
+        errors = sum(1 for r in records if "error" in r)
+        verifier_name = next((r["verifier"] for r in records if r.get("verifier")), "")
         scored = [r for r in records if "error" not in r]
         gold = [r["gold"] for r in scored]
         self.results.verifier = {
@@ -568,34 +600,36 @@ class Evaluation:
 
     # ---- calculator --------------------------------------------------------------------------
     def run_calculator(self, cases: Sequence[CalculationCase]) -> None:
-        records: list[dict[str, Any]] = []
         with self.progress.step("calculate", len(cases)) as advance:
-            for case in cases:
+
+            def calculate(case: CalculationCase) -> dict[str, Any]:
                 value: float | None = None
                 error = ""
                 try:
                     value = float(self.client.calculate(case.text)["value"])
-                except EndpointMissing as err:
-                    self.results.skipped["calculator"] = f"{err} (endpoint not on this gateway)"
-                    return
-                except GatewayUnreachable:
+                except (EndpointMissing, GatewayUnreachable):
                     raise
                 except (GatewayError, KeyError, TypeError, ValueError) as err:
                     error = str(err)[:200]
-                records.append(
-                    {
-                        "case_id": case.case_id,
-                        "dataset": case.dataset,
-                        "sent": case.text,
-                        "expression": case.expression,
-                        "gold": case.gold,
-                        "value": value,
-                        "correct": value is not None and calculation_correct(case, value),
-                        "exact_correct": calculation_correct(case, case.exact),
-                        "error": error,
-                    }
-                )
-                advance(1)
+                finally:
+                    advance(1)
+                return {
+                    "case_id": case.case_id,
+                    "dataset": case.dataset,
+                    "sent": case.text,
+                    "expression": case.expression,
+                    "gold": case.gold,
+                    "value": value,
+                    "correct": value is not None and calculation_correct(case, value),
+                    "exact_correct": calculation_correct(case, case.exact),
+                    "error": error,
+                }
+
+            try:
+                records = ordered_map(calculate, cases, self.config.concurrency)
+            except EndpointMissing as err:
+                self.results.skipped["calculator"] = f"{err} (endpoint not on this gateway)"
+                return
         out: dict[str, Any] = {}
         for dataset in dict.fromkeys(str(r["dataset"]) for r in records):
             rows = [r for r in records if r["dataset"] == dataset]
