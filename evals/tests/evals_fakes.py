@@ -106,7 +106,7 @@ class FakeGateway:
                 "prompt_tokens": 0,
                 "completion_tokens": 0,
                 "retrieve_ms": 10.0,
-                "rerank_ms": 20.0 if body["rerank"] else 0.0,
+                "rerank_ms": 20.0 if body.get("rerank", True) else 0.0,  # unset: this fake reranks
                 "prefill_ms": 0.0,
                 "decode_ms": 0.0,
                 "verify_ms": 1.0 if body["verify"] else 0.0,

@@ -147,17 +147,19 @@ class GatewayClient:
         *,
         collection: str,
         data_schema: dict[str, Any] | None = None,
-        rerank: bool = True,
+        rerank: bool | None = None,
         verify: bool = True,
         search_mode: str = "hybrid",
     ) -> dict[str, Any]:
+        """POST /v1/ask; `rerank` None leaves it to the server's default."""
         body: dict[str, Any] = {
             "question": question,
             "collection": collection,
-            "rerank": rerank,
             "verify": verify,
             "search_mode": search_mode,
         }
+        if rerank is not None:
+            body["rerank"] = rerank
         if data_schema is not None:
             body["data_schema"] = data_schema
         result: dict[str, Any] = self._call("POST", "/v1/ask", json=body)

@@ -101,7 +101,7 @@ def metrics_rows(r: Results) -> list[Row]:
                 (
                     f"latency {stage.removesuffix('_ms')} p50 / p95 (ms)",
                     f"{fmt(st['p50'], 0)} / {fmt(st['p95'], 0)}",
-                    f"n={lat['requests']}" if stage == "total_ms" else "",
+                    f"n={st.get('requests', lat['requests'])}",
                 )
             )
         tp = lat["throughput"]

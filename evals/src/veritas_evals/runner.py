@@ -64,7 +64,7 @@ class AskConfig:
     """The /v1/ask switches of one system configuration (an ablation turns one off)."""
 
     name: str
-    rerank: bool = True
+    rerank: bool | None = None  # None: the server's default
     verify: bool = True
     search_mode: str = "hybrid"
 
@@ -527,13 +527,16 @@ class Evaluation:
 
     def _summarise_latency(self) -> None:
         usages = self._answer_usages
-        stages = {
-            stage: {
-                "p50": metrics.percentile([u[stage] for u in usages], 50),
-                "p95": metrics.percentile([u[stage] for u in usages], 95),
+        stages = {}
+        for stage in metrics.STAGES:
+            # A stage a request skipped (rerank off, no model call) reports 0 ms; it is left
+            # out so the percentiles describe the stage when it runs, with its own count.
+            ran = [u[stage] for u in usages if u[stage] > 0]
+            stages[stage] = {
+                "p50": metrics.percentile(ran, 50),
+                "p95": metrics.percentile(ran, 95),
+                "requests": len(ran),
             }
-            for stage in metrics.STAGES
-        }
         tput = metrics.throughput(usages)
         self.results.latency = {
             "requests": len(usages),

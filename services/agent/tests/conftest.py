@@ -59,8 +59,10 @@ async def fake_peers():
 def agent_settings(addr: str, tmp_path: Path, **overrides) -> AgentSettings:
     """Settings pointing every peer at the fakes. The bag-of-words FakeEmbedding puts
     cosines on a lower scale than all-MiniLM-L6-v2 (whose calibration sets the defaults), so
-    the relevance bar is lowered for it here."""
+    the relevance bar is lowered for it here. Ask reranks, as it does with a cross-encoder,
+    so the whole pipeline runs; the embedded default (off) has its own test."""
     values = dict(
+        ask_rerank=True,
         retrieval_addr=addr,
         rerank_addr=addr,
         generation_addr=addr,

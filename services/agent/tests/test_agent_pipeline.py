@@ -179,13 +179,30 @@ async def test_disable_verify_keeps_claims_unchecked(make_agent):
     assert "skipped" in next(s for s in answer.trace if s.name == "verify").detail
 
 
-async def test_disable_rerank_skips_the_reranker(make_agent, fake_peers):
-    answer = await make_agent().ask(Question(DOSE, disable_rerank=True))
-    assert fake_peers.rerank.requests == []
+@pytest.mark.parametrize(
+    ("ask_rerank", "requested", "reranks"),
+    [
+        (True, None, True),  # the service default, on
+        (False, None, False),  # the service default, off (the embedded default)
+        (True, False, False),  # a request turns it off ...
+        (False, True, True),  # ... or on
+    ],
+)
+async def test_rerank_follows_the_request_else_the_service_default(
+    make_agent, fake_peers, ask_rerank, requested, reranks
+):
+    agent = make_agent(ask_rerank=ask_rerank)
+    answer = await agent.ask(Question(DOSE, rerank=requested))
     assert answer.status == AnswerStatus.ANSWERED
-    assert all(ev.rerank_score == 0.0 for ev in answer.evidence)
-    assert next(s for s in answer.trace if s.name == "rerank").detail.startswith("skipped")
-    assert answer.usage.rerank_ms == 0.0
+    step = next(s for s in answer.trace if s.name == "rerank")
+    if reranks:
+        assert len(fake_peers.rerank.requests) == 1
+        assert any(ev.rerank_score != 0.0 for ev in answer.evidence)
+        assert answer.usage.rerank_ms > 0.0
+    else:
+        assert fake_peers.rerank.requests == []
+        assert all(ev.rerank_score == 0.0 for ev in answer.evidence)
+        assert step.detail.startswith("skipped") and answer.usage.rerank_ms == 0.0
 
 
 async def test_request_options_reach_retrieval(make_agent, fake_peers):

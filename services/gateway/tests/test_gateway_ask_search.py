@@ -102,7 +102,7 @@ async def test_options_and_caller_identity_reach_the_agent(gateway, agent):
     assert list(request.filter.doc_ids) == ["d1"]
     assert list(request.filter.modalities) == [common_pb2.MODALITY_TABLE, common_pb2.MODALITY_OCR]
     assert request.mode == agent_pb2.ANSWER_MODE_EXTRACTIVE
-    assert request.disable_rerank and request.disable_verify
+    assert request.HasField("rerank") and not request.rerank and request.disable_verify
     assert request.search_mode == retrieval_pb2.SEARCH_MODE_BM25
     assert json.loads(request.data_schema) == schema
     assert request.tenant == "default"
@@ -111,10 +111,13 @@ async def test_options_and_caller_identity_reach_the_agent(gateway, agent):
     assert API_KEY not in request.caller
 
 
-async def test_defaults_enable_rerank_verify_and_hybrid_search(gateway, agent):
+async def test_defaults_leave_rerank_to_the_agent_and_enable_verify_and_hybrid(gateway, agent):
     await gateway.post("/v1/ask", json={"question": "revenue?"})
-    (request,) = agent.servicer.asks
-    assert not request.disable_rerank and not request.disable_verify
+    await gateway.post("/v1/ask", json={"question": "revenue?", "rerank": True})
+    default, reranked = agent.servicer.asks
+    assert not default.HasField("rerank") and not default.disable_verify
+    assert reranked.HasField("rerank") and reranked.rerank
+    request = default
     assert request.search_mode == retrieval_pb2.SEARCH_MODE_HYBRID
     assert request.mode == agent_pb2.ANSWER_MODE_UNSPECIFIED
     assert request.data_schema == "" and not request.HasField("filter")

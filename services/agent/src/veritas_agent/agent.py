@@ -249,8 +249,11 @@ class Agent:
         run.usage.retrieve_ms = run.trace[-1].duration_ms
 
         since = time.perf_counter()
-        if question.disable_rerank:
+        if question.rerank is False:
             yield run.step("rerank", "skipped: disabled by request", since, ran=False)
+        elif question.rerank is None and not settings.ask_rerank:
+            detail = "skipped: off by default (VERITAS_ASK_RERANK)"
+            yield run.step("rerank", detail, since, ran=False)
         elif not hits:
             yield run.step("rerank", "skipped: nothing retrieved", since, ran=False)
         else:

@@ -55,7 +55,7 @@ class Question:
     filter: common_pb2.Filter | None = None
     data_schema: str = ""
     mode: AnswerMode | None = None  # None: the service default
-    disable_rerank: bool = False
+    rerank: bool | None = None  # None: the service default
     disable_verify: bool = False
     search_mode: SearchMode = SearchMode.UNSPECIFIED
     caller: str = ""

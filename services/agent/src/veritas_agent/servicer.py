@@ -56,7 +56,7 @@ def question_from_proto(request: agent_pb2.AskRequest) -> Question:
         filter=request.filter if request.HasField("filter") else None,
         data_schema=request.data_schema,
         mode=_MODE[request.mode],
-        disable_rerank=request.disable_rerank,
+        rerank=request.rerank if request.HasField("rerank") else None,
         disable_verify=request.disable_verify,
         search_mode=_search_mode(request.search_mode),
         caller=request.caller,

@@ -47,7 +47,11 @@ class AskRequest(RequestModel):
         description="JSON Schema the answer's `data` must conform to (structured output).",
     )
     mode: AnswerModeName | None = Field(default=None, description="Service default when unset.")
-    rerank: bool = Field(default=True, description="Rerank the candidates (ablation switch).")
+    rerank: bool | None = Field(
+        default=None,
+        description="Rerank the candidates; unset follows the server default "
+        "(VERITAS_ASK_RERANK: off where no cross-encoder is configured).",
+    )
     verify: bool = Field(default=True, description="Verify claims (ablation switch).")
     search_mode: SearchModeName = "hybrid"
 

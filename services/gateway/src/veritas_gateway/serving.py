@@ -93,7 +93,7 @@ class GatewayService:
             filter=_filter(body.filters),
             data_schema=body.data_schema_json(),
             mode=_ANSWER_MODES[body.mode],
-            disable_rerank=not body.rerank,
+            rerank=body.rerank,
             disable_verify=not body.verify,
             search_mode=_SEARCH_MODES[body.search_mode],
             caller=caller.key_id,
