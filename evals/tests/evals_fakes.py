@@ -36,8 +36,10 @@ class FakeGateway:
         with_verify: bool = True,
         with_calculate: bool = True,
         failing_questions: frozenset[str] = frozenset(),
+        rerank_by_default: bool = True,
     ) -> None:
         self.failing_questions = failing_questions
+        self.rerank_by_default = rerank_by_default
         self.docs: dict[str, dict[str, str]] = {}  # collection -> source -> text
         self.uploaded: list[str] = []
         self.asks: list[dict[str, Any]] = []
@@ -106,7 +108,7 @@ class FakeGateway:
                 "prompt_tokens": 0,
                 "completion_tokens": 0,
                 "retrieve_ms": 10.0,
-                "rerank_ms": 20.0 if body.get("rerank", True) else 0.0,  # unset: this fake reranks
+                "rerank_ms": 20.0 if body.get("rerank", self.rerank_by_default) else 0.0,
                 "prefill_ms": 0.0,
                 "decode_ms": 0.0,
                 "verify_ms": 1.0 if body["verify"] else 0.0,

@@ -106,6 +106,13 @@ def test_ablations_switch_one_component_off_and_report_deltas(data_dir):
     assert r.ablations["no verify"]["scifact"]["decision_accuracy"]["delta"] == 0.0
 
 
+def test_rerank_ablation_turns_reranking_on_where_the_server_does_not_rerank(data_dir):
+    fake = FakeGateway(rerank_by_default=False)
+    r = _evaluate(fake, EvalConfig(data_dir, tasks=("answers",), ablate=("rerank",)))
+    assert list(r.ablations) == ["full", "with rerank (off by default)"]
+    assert [a.get("rerank") for a in fake.asks] == [None] * 5 + [True] * 5
+
+
 def test_ablations_on_a_subset_compare_against_the_full_system_on_the_same_cases(data_dir):
     fake = FakeGateway()
     config = EvalConfig(data_dir, tasks=("answers",), ablate=("verify",), ablation_limit=1)

@@ -58,9 +58,13 @@ async def test_answers_with_quotes_equal_to_document_slices(make_agent, fake_pee
     assert answer.usage.prompt_tokens > 0 and answer.usage.completion_tokens > 0
     assert answer.usage.prefill_ms == 5.0 and answer.usage.decode_ms == 10.0
     assert answer.usage.total_ms >= answer.usage.retrieve_ms > 0
-    # The embedding peer got one query call and one batch of passages.
-    kinds = sorted(r.kind for r in fake_peers.embedding.requests)
-    assert len(kinds) == 2 and len(fake_peers.embedding.requests[0].texts) >= 1
+    # Selection: one query call and one batch of passages; then one verify call per claim
+    # (claim and its quotes together).
+    requests = fake_peers.embedding.requests
+    assert len(requests) == 2 + len(answer.claims)
+    assert len(requests[0].texts) >= 1
+    claim_calls = [r.texts[0] for r in requests[2:]]
+    assert sorted(claim_calls) == sorted(c.text for c in answer.claims)
 
 
 async def test_table_row_claim_cites_its_header(make_agent, fake_peers):
@@ -138,7 +142,7 @@ class FakeVerifier(ClaimVerifier):
     def __init__(self, reject: dict[str, Support]) -> None:
         self.reject = reject
 
-    def verify(self, claim, quotes):
+    async def verify(self, claim, quotes):
         for word, support in self.reject.items():
             if word in claim:
                 return Verdict(support, 0.1, f"fake rejects {word!r}")

@@ -165,7 +165,7 @@ async def test_verify_uses_the_verifier_ask_uses(agent_stub, claim, support):
         agent_pb2.VerifyRequest(claim=claim, evidence=["Dosage and Administration", LABEL])
     )
     assert reply.support == support
-    assert reply.verifier == "lexical-numeric"
+    assert reply.verifier == "similarity-polarity"
     assert 0.0 <= reply.score <= 1.0 and reply.reason
     if support == agent_pb2.SUPPORT_SUPPORTED:
         assert reply.score > 0.6
@@ -173,14 +173,21 @@ async def test_verify_uses_the_verifier_ask_uses(agent_stub, claim, support):
         assert "80" in reply.reason  # the invented number is named
 
 
-async def test_verify_matches_the_domain_verdict(make_agent):
-    from veritas_agent.verifier import LexicalNumericVerifier
+async def test_verify_matches_the_domain_verdict(make_agent, fake_peers):
+    from agent_fakes import FakeEmbedding
+
+    from veritas_agent.verifier import SimilarityPolarityVerifier
+
+    class BagOfWords:
+        async def embed(self, texts, kind):
+            return [FakeEmbedding.vector(t) for t in texts]
 
     claim = "Net income was $61.3 million in fiscal 2024."
     quotes = ["Net income was $61.3 million, compared with $52.8 million in fiscal 2023."]
-    agent = make_agent(verify_overlap_threshold=0.9)
-    verdict = agent.verify(claim, quotes)
-    assert verdict == LexicalNumericVerifier(0.9).verify(claim, quotes)
+    agent = make_agent(verify_threshold=0.9, verify_similarity_weight=0.3)
+    verdict = await agent.verify(claim, quotes)
+    expected = SimilarityPolarityVerifier(BagOfWords(), similarity_weight=0.3, threshold=0.9)
+    assert verdict == await expected.verify(claim, quotes)
 
 
 @pytest.mark.parametrize(

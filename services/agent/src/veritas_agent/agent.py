@@ -4,6 +4,7 @@ records a trace step and a latency per stage, and applies the answer contract's 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -36,7 +37,7 @@ from veritas_agent.peers import Generation, Peers
 from veritas_agent.ranking import ClaimRanker
 from veritas_agent.search import SearchOutcome, SearchPipeline
 from veritas_agent.structured import DataExtractor, parse_schema
-from veritas_agent.verifier import ClaimVerifier, LexicalNumericVerifier, Verdict
+from veritas_agent.verifier import ClaimVerifier, SimilarityPolarityVerifier, Verdict
 from veritas_agent.writing import ClaimWriter
 from veritas_common.errors import InvalidArgument
 
@@ -127,7 +128,12 @@ class Agent:
                 max_claims=settings.max_claims,
                 max_new_tokens=settings.data_max_new_tokens,
             ),
-            verifier=verifier or LexicalNumericVerifier(settings.verify_overlap_threshold),
+            verifier=verifier
+            or SimilarityPolarityVerifier(
+                peers.embedding,
+                similarity_weight=settings.verify_similarity_weight,
+                threshold=settings.verify_threshold,
+            ),
             extractor=DataExtractor(
                 peers.generation,
                 max_new_tokens=settings.data_max_new_tokens,
@@ -179,7 +185,7 @@ class Agent:
 
     # -- Tools ----------------------------------------------------------------------------
 
-    def verify(self, claim: str, evidence: Sequence[str]) -> Verdict:
+    async def verify(self, claim: str, evidence: Sequence[str]) -> Verdict:
         """The verdict of the verifier Ask uses on `claim` given `evidence` texts."""
         if not claim.strip():
             raise InvalidArgument("claim must not be empty")
@@ -197,7 +203,7 @@ class Agent:
                 f"claim and evidence have {size} characters; the limit is "
                 f"{self.settings.max_verify_chars}"
             )
-        return self.verifier.verify(claim, list(evidence))
+        return await self.verifier.verify(claim, list(evidence))
 
     def calculate(self, expression: str) -> Calculation:
         """The calculator's value of an expression or FinQA / ConvFinQA program."""
@@ -302,7 +308,7 @@ class Agent:
 
         since = time.perf_counter()
         ledger = CitationLedger(hits)
-        kept, detail = self._verify(drafts, disabled=question.disable_verify)
+        kept, detail = await self._verify(drafts, disabled=question.disable_verify)
         yield run.step("verify", detail, since, ran=not question.disable_verify)
         run.usage.verify_ms = run.trace[-1].duration_ms
 
@@ -330,15 +336,19 @@ class Agent:
         async for item in self._finish(run, question, status, claims, evidence, data_json, ""):
             yield item
 
-    def _verify(self, drafts: list[DraftClaim], *, disabled: bool) -> tuple[list[DraftClaim], str]:
+    async def _verify(
+        self, drafts: list[DraftClaim], *, disabled: bool
+    ) -> tuple[list[DraftClaim], str]:
         """Sets each draft's verdict; returns the drafts to keep and the trace line."""
         if disabled:
             for draft in drafts:
                 draft.support, draft.score = Support.UNSPECIFIED, 0.0
                 self.stats.claim(draft.support.value)
             return drafts, f"skipped: disabled by request ({len(drafts)} claims kept unchecked)"
-        for draft in drafts:
-            verdict = self.verifier.verify(draft.text, [span.quote for span in draft.spans])
+        verdicts = await asyncio.gather(
+            *(self.verifier.verify(d.text, [span.quote for span in d.spans]) for d in drafts)
+        )
+        for draft, verdict in zip(drafts, verdicts, strict=True):
             draft.support, draft.score, draft.reason = (
                 verdict.support,
                 verdict.score,

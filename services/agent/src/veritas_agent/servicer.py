@@ -162,7 +162,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def Verify(
         self, request: agent_pb2.VerifyRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.VerifyResponse:
-        verdict = self.agent.verify(request.claim, list(request.evidence))
+        verdict = await self.agent.verify(request.claim, list(request.evidence))
         return agent_pb2.VerifyResponse(
             support=_SUPPORT[verdict.support],
             score=verdict.score,

@@ -94,7 +94,7 @@ class VerifyRequest(RequestModel):
 class VerifyResponse(BaseModel):
     support: SupportName
     score: float = Field(ge=0.0, le=1.0, description="Confidence the evidence supports it.")
-    verifier: str = Field(description='Verifier backend, e.g. "lexical-numeric".')
+    verifier: str = Field(description='Verifier backend, e.g. "similarity-polarity".')
 
 
 class CalculateRequest(RequestModel):
