@@ -56,7 +56,7 @@ eval: setup models
 down: setup
 	$(BIN)/veritas down
 
-test: setup models buf-lint lint helm-lint
+test: setup models buf-lint lint typecheck helm-lint
 	$(BIN)/pytest
 
 test-fast: setup

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 from veritas.v1 import (
     common_pb2,
@@ -98,7 +98,11 @@ class RetrievalClient:
         filter: common_pb2.Filter | None = None,
     ) -> list[Hit]:
         request = retrieval_pb2.SearchRequest(
-            query=query, top_k=top_k, tenant=tenant, collection=collection, mode=int(mode)
+            query=query,
+            top_k=top_k,
+            tenant=tenant,
+            collection=collection,
+            mode=cast(retrieval_pb2.SearchMode, int(mode)),  # the same numbering
         )
         if filter is not None:
             request.filter.CopyFrom(filter)

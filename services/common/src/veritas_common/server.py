@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -59,8 +60,8 @@ async def _serve(
     service: str,
     settings: VeritasSettings,
     register: Registrar,
-    warm_up: Callable[[], Awaitable[None]] | None,
-    on_stop: Callable[[], Awaitable[None]] | None,
+    warm_up: Callable[[], Coroutine[Any, Any, None]] | None,
+    on_stop: Callable[[], Coroutine[Any, Any, None]] | None,
 ) -> None:
     metrics_port = settings.bind_metrics_port(service)
     if metrics_port > 0:
@@ -98,8 +99,8 @@ def run_service(
     service: str,
     settings: VeritasSettings,
     register: Registrar,
-    warm_up: Callable[[], Awaitable[None]] | None = None,
-    on_stop: Callable[[], Awaitable[None]] | None = None,
+    warm_up: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    on_stop: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """Entry point of every gRPC service's `__main__`."""
     configure_logging(service, settings.log_level)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import grpc
 
@@ -42,8 +43,8 @@ def service(
     settings: IngestionSettings,
 ) -> tuple[
     Callable[[grpc.aio.Server], list[str]],
-    Callable[[], Awaitable[None]],
-    Callable[[], Awaitable[None]],
+    Callable[[], Coroutine[Any, Any, None]],
+    Callable[[], Coroutine[Any, Any, None]],
 ]:
     """`register`, `warm_up` and `on_stop` for `run_service`. Peers are created in `register`,
     which runs inside the server's event loop: gRPC aio channels bind to the loop that

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from veritas.v1 import common_pb2, retrieval_pb2, retrieval_pb2_grpc
 from veritas_common.client import Peer
@@ -63,7 +63,7 @@ def chunk_to_proto(chunk: Chunk) -> common_pb2.Chunk:
         text=chunk.text,
         published_at=chunk.published_at,
         ingested_at=chunk.ingested_at,
-        modality=chunk.modality.value,
+        modality=cast(common_pb2.Modality, chunk.modality.value),  # the same numbering
         confidence=chunk.confidence,
         language=chunk.language,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import cast
 
 import grpc
 
@@ -52,7 +53,7 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
             yield ingestion_pb2.IngestResponse(
                 source=result.source,
                 doc_id=result.doc_id,
-                status=result.status.value,
+                status=cast(ingestion_pb2.IngestStatus, result.status.value),  # same numbering
                 chunks=result.chunks,
                 title=result.title,
             )

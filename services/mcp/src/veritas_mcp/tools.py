@@ -13,7 +13,7 @@ from veritas_mcp.config import McpSettings
 
 SearchModeName = Literal["hybrid", "bm25", "dense"]
 
-_SEARCH_MODES: dict[str, int] = {
+_SEARCH_MODES: dict[str, retrieval_pb2.SearchMode] = {
     "hybrid": retrieval_pb2.SEARCH_MODE_HYBRID,
     "bm25": retrieval_pb2.SEARCH_MODE_BM25,
     "dense": retrieval_pb2.SEARCH_MODE_DENSE,
