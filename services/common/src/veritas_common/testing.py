@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,11 +15,28 @@ from pathlib import Path
 
 from veritas_common.client import wait_healthy
 
+# Below Linux's ephemeral range (32768-60999 by default), from which every outgoing connection
+# takes its local port: a port handed out from there (as binding port 0 does) can be taken by
+# a client socket of a running service before the test's server binds it.
+_PORT_RANGE = (20000, 32000)
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, not handed out before in this process."""
+    rng = random.Random()
+    for _ in range(500):
+        port = rng.randint(*_PORT_RANGE)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {_PORT_RANGE[0]}-{_PORT_RANGE[1]}")
 
 
 class ServiceProcess:
