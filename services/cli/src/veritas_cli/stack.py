@@ -62,7 +62,9 @@ class ServiceProcess:
             cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
         except OSError:
             return False
-        if f"veritas_{self.name}".encode() not in cmdline:
+        # Empty while the kernel is still exec'ing the child (seen right after Popen returns on
+        # a loaded machine) and for a zombie: the state below decides those.
+        if cmdline and f"veritas_{self.name}".encode() not in cmdline:
             return False
         try:
             state = Path(f"/proc/{self.pid}/stat").read_text().split(")")[-1].split()[0]
