@@ -185,6 +185,8 @@ def run_from_args(args: argparse.Namespace, *, gateway_url: str, api_key: str) -
         price_per_hour=args.price_per_hour,
     )
     started = datetime.now(UTC)
+    # The checkout as the run starts: a long run must not record commits made while it ran.
+    commit = git_commit(repo_root())
     out_root = args.out if args.out is not None else repo_root() / "reports"
     out_dir = out_root / f"eval-{started:%Y%m%d-%H%M%S}"
     columns = (
@@ -211,7 +213,7 @@ def run_from_args(args: argparse.Namespace, *, gateway_url: str, api_key: str) -
     results.settings |= {
         "started_at": f"{started:%Y-%m-%d %H:%M:%S} UTC",
         "duration_s": time.monotonic() - clock,
-        "git_commit": git_commit(repo_root()),
+        "git_commit": commit,
         "gateway_url": gateway_url,
     }
     path = write_report(results, out_dir)
