@@ -5,7 +5,6 @@ SciFact claims with a small corpus)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,26 +24,10 @@ DATA = default_data_dir()
 def stack(tmp_path_factory):
     if DATA is None:
         pytest.skip("../shared/data (evaluation datasets) is not present on this machine")
-    stack_module = pytest.importorskip("veritas_cli.stack")
-    from veritas_common.testing import free_port
-
+    testing = pytest.importorskip("veritas_cli.testing")
     data_dir = tmp_path_factory.mktemp("veritas-eval-data")
-    ports = {
-        name: (free_port(), -1 if name in ("gateway", "mcp") else free_port())
-        for name in stack_module.SERVICES
-    }
-    env = {"VERITAS_API_KEYS": API_KEY}
-    # Reuse the checkpoint `make models` converted, as tests/integration/test_end_to_end.py does.
-    converted = Path(os.environ.get("VERITAS_DATA_DIR", REPO / ".veritas")) / "models"
-    if (converted / "smollm2-135m-instruct" / "config.json").exists():
-        env["VERITAS_GENERATION_MODEL"] = str(converted / "smollm2-135m-instruct")
-    stack = stack_module.Stack(data_dir, ports=ports, env=env)
-    stack.start()
-    try:
-        stack.wait_serving(timeout_s=600)
+    with testing.running_stack(data_dir, {"VERITAS_API_KEYS": API_KEY}, repo=REPO) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def _in_unit_interval(value) -> bool:

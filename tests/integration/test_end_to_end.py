@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from veritas_cli.stack import SERVICES, Stack
-from veritas_common.testing import free_port
+from veritas_cli.stack import SERVICES
+from veritas_cli.testing import running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,22 +43,9 @@ The lead candidate, HB-207, entered a phase 2 trial for chronic kidney disease i
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("veritas-data")
-    ports = {
-        name: (free_port(), -1 if name in ("gateway", "mcp") else free_port()) for name in SERVICES
-    }
     env = {"VERITAS_API_KEYS": API_KEY, "VERITAS_MAX_UPLOAD_BYTES": str(MAX_UPLOAD)}
-    # Reuse the checkpoint `make models` converted; first-start conversion has its own test.
-    converted = Path(os.environ.get("VERITAS_DATA_DIR", REPO / ".veritas")) / "models"
-    if (converted / "smollm2-135m-instruct" / "config.json").exists():
-        env["VERITAS_GENERATION_MODEL"] = str(converted / "smollm2-135m-instruct")
-    stack = Stack(data_dir, ports=ports, env=env)
-    stack.start()
-    try:
-        stack.wait_serving(timeout_s=600)
+    with running_stack(tmp_path_factory.mktemp("veritas-data"), env, repo=REPO) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")

@@ -221,6 +221,17 @@ class Evaluation:
         self.results = Results()
         self._answer_usages: list[dict[str, float]] = []
 
+    def _map_or_skip(
+        self, task: str, fn: Callable[[Any], dict[str, Any]], items: Sequence[Any]
+    ) -> list[dict[str, Any]] | None:
+        """`ordered_map` of a task whose endpoint may be missing: then the task is skipped
+        with the reason (None)."""
+        try:
+            return ordered_map(fn, items, self.config.concurrency)
+        except EndpointMissing as err:
+            self.results.skipped[task] = f"{err} (endpoint not on this gateway)"
+            return None
+
     # ---- datasets ----------------------------------------------------------------------------
     def _load(self, loader: Any, folder: str) -> Any | None:
         if folder not in self.config.datasets or not (self.config.data_dir / folder).is_dir():
@@ -312,8 +323,9 @@ class Evaluation:
             cases: list[CalculationCase] = []
             if tatqa is not None:
                 r.datasets.setdefault("tatqa", {})
-                r.datasets["tatqa"]["arithmetic_cases"] = len(tatqa.calculation_cases())
-                cases += sample(tatqa.calculation_cases(), cfg.limit, cfg.seed)
+                tatqa_cases = tatqa.calculation_cases()
+                r.datasets["tatqa"]["arithmetic_cases"] = len(tatqa_cases)
+                cases += sample(tatqa_cases, cfg.limit, cfg.seed)
             if convfinqa is not None:
                 conv_cases = convfinqa.calculation_cases()
                 r.datasets["convfinqa"] = {
@@ -493,14 +505,15 @@ class Evaluation:
     # ---- structured output -------------------------------------------------------------------
     def run_structured(self, tatqa: TatQA) -> None:
         cfg = self.config
-        cases: list[ExtractionCase] = sample(tatqa.extraction_cases(), cfg.limit, cfg.seed)
+        numeric = tatqa.extraction_cases()
+        cases: list[ExtractionCase] = sample(numeric, cfg.limit, cfg.seed)
         questions = {q.uid: q for q in tatqa.questions}
         needed = [questions[c.case_id.removeprefix("tatqa-")] for c in cases]
         contexts = tatqa.corpus_subset(needed, cfg.corpus_size(), cfg.seed)
         self.results.datasets["tatqa"] = {
             "contexts": len(tatqa.contexts),
             "questions": len(tatqa.questions),
-            "numeric_questions": len(tatqa.extraction_cases()),
+            "numeric_questions": len(numeric),
             "sampled": len(cases),
         }
         self._ingest("tatqa", [tatqa.document(c) for c in contexts])
@@ -583,11 +596,9 @@ class Evaluation:
                     "baseline_score": base_score,
                 }
 
-            try:
-                records = ordered_map(verify, cases, self.config.concurrency)
-            except EndpointMissing as err:
-                self.results.skipped["verifier"] = f"{err} (endpoint not on this gateway)"
-                return
+            records = self._map_or_skip("verifier", verify, cases)
+        if records is None:
+            return
         errors = sum(1 for r in records if "error" in r)
         verifier_name = next((r["verifier"] for r in records if r.get("verifier")), "")
         scored = [r for r in records if "error" not in r]
@@ -634,11 +645,9 @@ class Evaluation:
                     "error": error,
                 }
 
-            try:
-                records = ordered_map(calculate, cases, self.config.concurrency)
-            except EndpointMissing as err:
-                self.results.skipped["calculator"] = f"{err} (endpoint not on this gateway)"
-                return
+            records = self._map_or_skip("calculator", calculate, cases)
+        if records is None:
+            return
         out: dict[str, Any] = {}
         for dataset in dict.fromkeys(str(r["dataset"]) for r in records):
             rows = [r for r in records if r["dataset"] == dataset]
