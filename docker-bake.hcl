@@ -28,11 +28,6 @@ variable "PYTHON_IMAGE" {
   default = "python:3.11-slim"
 }
 
-# Where the GPU variants of the torch services get torch from.
-variable "CUDA_TORCH_INDEX_URL" {
-  default = "https://download.pytorch.org/whl/cu128"
-}
-
 group "default" {
   targets = ["services"]
 }
@@ -83,20 +78,16 @@ target "services" {
   tags       = ["${REGISTRY}veritas-${svc}:${TAG}"]
 }
 
-# The images of services the chart runs with gpu.enabled: the CUDA torch build for the torch
-# services, ONNX Runtime with the CUDA provider for vision.
+# The images of services the chart runs with gpu.enabled: each installs its -cuda lock
+# (requirements/locks/<svc>-cuda.txt): PyPI's CUDA torch build for the torch services,
+# ONNX Runtime with the CUDA provider for vision.
 target "services-cuda" {
-  name     = "${item.svc}-cuda"
+  name     = "${svc}-cuda"
   inherits = ["_service"]
   matrix = {
-    item = [
-      { svc = "embedding", args = { TORCH_INDEX_URL = CUDA_TORCH_INDEX_URL } },
-      { svc = "rerank", args = { TORCH_INDEX_URL = CUDA_TORCH_INDEX_URL } },
-      { svc = "generation", args = { TORCH_INDEX_URL = CUDA_TORCH_INDEX_URL } },
-      { svc = "vision", args = { ONNXRUNTIME = "onnxruntime-gpu" } },
-    ]
+    svc = ["embedding", "rerank", "generation", "vision"]
   }
-  dockerfile = "services/${item.svc}/Dockerfile"
-  args       = item.args
-  tags       = ["${REGISTRY}veritas-${item.svc}:${TAG}${CUDA_SUFFIX}"]
+  dockerfile = "services/${svc}/Dockerfile"
+  args       = { LOCK = "${svc}-cuda" }
+  tags       = ["${REGISTRY}veritas-${svc}:${TAG}${CUDA_SUFFIX}"]
 }

