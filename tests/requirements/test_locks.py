@@ -4,8 +4,9 @@ Every environment of requirements/environments.toml has an .in (what it declares
 `make lock` from the pyproject files) and a lock (every package pinned with hashes). These checks
 read the files only: a declared dependency missing from its lock, a lock pinning something no
 longer declared, a pin outside its specifier or without hashes, and environments that disagree
-about the tools they share all fail here, before an install would. The slow check at the end lets
-pip itself resolve each lock against the package index.
+about the tools they share all fail here, before an install would. The slow checks at the end let
+pip itself resolve each lock against the package index, and show that a newer release appearing
+there changes nothing that installs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -274,3 +276,48 @@ def test_pip_resolves_the_lock_to_exactly_its_pins(name: str, dry_runs: dict) ->
     }
     locked = {pin.name: pin.version for pin in pins_of(name).values()}
     assert installed == locked
+
+
+def fake_wheel(folder: Path, name: str, version: str) -> Path:
+    """A minimal, valid wheel of `name` at `version`: a release nobody pinned."""
+    dist = f"{name.replace('-', '_')}-{version}"
+    path = folder / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(
+            f"{dist}.dist-info/METADATA",
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        )
+        wheel.writestr(
+            f"{dist}.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: veritas-tests\nRoot-Is-Purelib: true\n"
+            "Tag: py3-none-any\n",
+        )
+        wheel.writestr(f"{dist}.dist-info/RECORD", "")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_a_newer_release_on_the_index_changes_nothing(tmp_path: Path) -> None:
+    # A new release of a dependency appears where pip looks: without a lock pip takes it, from
+    # the lock pip installs exactly what was locked.
+    pinned = pins_of("gateway")["python-multipart"].version
+    fake_wheel(tmp_path, "python-multipart", "999.0")
+    env = {**os.environ, "PIP_FIND_LINKS": str(tmp_path)}
+
+    def dry_run(*requirements: str) -> dict[str, str]:
+        report = tmp_path / "report.json"
+        command = [
+            sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+            "--quiet", "--no-build-isolation", "--report", str(report), *requirements,
+        ]  # fmt: skip
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        installed = json.loads(report.read_text())["install"]
+        return {
+            canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"] for i in installed
+        }
+
+    assert dry_run("--no-deps", "python-multipart")["python-multipart"] == "999.0"
+    locked = dry_run("--require-hashes", "-r", str(REPO / ENVIRONMENTS["gateway"].lock_path))
+    assert locked["python-multipart"] == pinned
+    assert locked == {pin.name: pin.version for pin in pins_of("gateway").values()}
