@@ -92,7 +92,7 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 
 typecheck: setup
-	$(BIN)/mypy services
+	$(BIN)/mypy services evals/src
 
 $(NPM_STAMP): requirements/npm/package.json requirements/npm/package-lock.json
 	mkdir -p $(TOOLS)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, Form, Header, HTTPException, UploadFile
 from starlette.testclient import TestClient
 
+from veritas_common import schemas
 from veritas_evals.expressions import ExpressionError, evaluate
 
 API_KEY = "test-key"
@@ -25,6 +26,39 @@ def _words(text: str) -> set[str]:
 def _share(query: str, text: str) -> float:
     q = _words(query)
     return len(q & _words(text)) / len(q) if q else 0.0
+
+
+def _document(source: str, collection: str) -> dict[str, Any]:
+    summary = schemas.DocumentSummary(
+        doc_id=source,
+        source=source,
+        title="",
+        collection=collection,
+        mime_type="text/markdown",
+        chunks=1,
+        page_count=0,
+        ingested_at="2026-01-01T00:00:00Z",
+        published_at=None,
+    )
+    return summary.model_dump(mode="json")
+
+
+def _evidence(evidence_id: str, source: str, quote: str) -> dict[str, Any]:
+    evidence = schemas.Evidence(
+        id=evidence_id,
+        chunk_id=f"{source}:0",
+        doc_id=source,
+        source=source,
+        title="",
+        section_path=[],
+        page=0,
+        char_start=0,
+        char_end=len(quote),
+        quote=quote,
+        retrieval_score=1.0,
+        rerank_score=0.0,
+    )
+    return evidence.model_dump(mode="json")
 
 
 class FakeGateway:
@@ -64,7 +98,7 @@ class FakeGateway:
         def list_documents(authorization: Auth = None, collection: str = "") -> Any:
             self._auth(authorization)
             sources = self.docs.get(collection, {})
-            return {"documents": [{"source": s, "collection": collection} for s in sources]}
+            return {"documents": [_document(s, collection) for s in sources]}
 
         @app.post("/v1/documents")
         async def upload(
@@ -84,7 +118,9 @@ class FakeGateway:
                 if not elsewhere:
                     known[f.filename] = text
                 self.uploaded.append(f.filename)
-                out.append({"doc_id": f.filename, "source": f.filename, "status": status})
+                out.append(
+                    {"doc_id": f.filename, "source": f.filename, "status": status, "chunks": 1}
+                )
             return {"documents": out}
 
         @app.post("/v1/search")
@@ -93,8 +129,20 @@ class FakeGateway:
             results = []
             for score, source, text in self._ranked(body["query"], body["collection"]):
                 half = len(text) // 2
-                for part, offset in ((text[:half], 0.0), (text[half:], 0.01)):
-                    results.append({"source": source, "text": part, "score": score - offset})
+                for i, (part, offset) in enumerate(((text[:half], 0.0), (text[half:], 0.01))):
+                    result = schemas.SearchResult(
+                        chunk_id=f"{source}:{i}",
+                        doc_id=source,
+                        source=source,
+                        title="",
+                        section_path=[],
+                        page=0,
+                        char_start=i * half,
+                        char_end=i * half + len(part),
+                        text=part,
+                        score=score - offset,
+                    )
+                    results.append(result.model_dump(mode="json"))
             return {"results": results[: body["top_k"]]}
 
         @app.post("/v1/ask")
@@ -115,23 +163,29 @@ class FakeGateway:
                 "total_ms": 100.0,
             }
             answer: dict[str, Any] = {
+                "answer_id": f"fake-{len(self.asks)}",
+                "question": body["question"],
                 "status": "REFUSED",
+                "answer": "",
                 "claims": [],
                 "evidence": [],
+                "refusal_reason": "no evidence above threshold",
                 "data": None,
                 "usage": usage,
                 "trace": [],
             }
             if not ranked or ranked[0][0] < 0.3:
-                return answer
+                return schemas.Answer.model_validate(answer).model_dump(mode="json")
             _, source, text = ranked[0]
             sentences = [s for s in re.split(r"(?<=\.) ", text.split("\n\n")[-1]) if s]
             best = max(sentences, key=lambda s: _share(body["question"], s))
             support = "SUPPORTED" if body["verify"] else None
             answer |= {
                 "status": "ANSWERED",
-                "claims": [{"text": best, "citations": ["E1"], "support": support}],
-                "evidence": [{"id": "E1", "source": source, "quote": best}],
+                "answer": best,
+                "refusal_reason": None,
+                "claims": [{"text": best, "citations": ["E1"], "support": support, "score": 1.0}],
+                "evidence": [_evidence("E1", source, best)],
             }
             if body.get("data_schema"):
                 number = float((re.findall(r"\d+(?:\.\d+)?", best) or ["1"])[0])
@@ -141,10 +195,17 @@ class FakeGateway:
                 if "values" in props:
                     data = {"values": [number]}
                 answer["data"] = data
-                answer["trace"] = [{"name": "structure", "detail": "data valid against the schema"}]
+                answer["trace"] = [
+                    {
+                        "name": "structure",
+                        "detail": "data valid against the schema",
+                        "duration_ms": 1.0,
+                    }
+                ]
                 usage |= {"prompt_tokens": 40, "completion_tokens": 8}
                 usage |= {"prefill_ms": 20.0, "decode_ms": 80.0}
-            return answer
+            # What the real gateway would send: the shared schema, every field present.
+            return schemas.Answer.model_validate(answer).model_dump(mode="json")
 
         if with_verify:
 

@@ -149,7 +149,7 @@ def test_tatqa_calculation_cases_reproduce_the_gold(tatqa):
     assert 700 <= len(cases) <= 718
     case = next(c for c in cases if c.case_id == "tatqa-eb787966-fa02-401f-bfaf-ccabf3828b23")
     assert (case.expression, case.gold, case.decimals) == ("44.1-56.7", -12.6, 1)
-    from veritas_evals.runner import calculation_correct
+    from veritas_evals.tasks.calculator import calculation_correct
 
     # the exact value of the derivation matches the gold under the stated rounding rule
     reproduced = sum(calculation_correct(c, c.exact) for c in cases) / len(cases)

@@ -6,6 +6,8 @@ import math
 
 import pytest
 
+from veritas_common.contract import AnswerStatus
+from veritas_common.schemas import Answer, Claim, Evidence, Usage
 from veritas_evals import metrics as m
 from veritas_evals.baselines import WordOverlapBaseline, content_words
 
@@ -144,14 +146,39 @@ def test_overlap_after_whitespace_normalisation():
     assert m.character_overlap("abcXdef", "zzabcdefzz") == 3
 
 
-def _answer(claims, evidence):
-    """An /v1/ask body: claims as (text, citation ids), evidence E1.. as (source, quote)."""
-    return {
-        "claims": [{"text": t, "citations": c} for t, c in claims],
-        "evidence": [
-            {"id": f"E{i}", "source": s, "quote": q} for i, (s, q) in enumerate(evidence, 1)
+def _answer(claims, evidence) -> Answer:
+    """An /v1/ask answer: claims as (text, citation ids), evidence E1.. as (source, quote)."""
+    return Answer(
+        answer_id="a",
+        question="q",
+        status=AnswerStatus.ANSWERED,
+        answer=" ".join(t for t, _ in claims),
+        claims=[Claim(text=t, citations=c, support=None, score=0.0) for t, c in claims],
+        evidence=[
+            Evidence(
+                id=f"E{i}",
+                chunk_id=f"{s}:0",
+                doc_id=s,
+                source=s,
+                title="",
+                section_path=[],
+                page=0,
+                char_start=0,
+                char_end=len(q),
+                quote=q,
+                retrieval_score=0.0,
+                rerank_score=0.0,
+            )
+            for i, (s, q) in enumerate(evidence, 1)
         ],
-    }
+        refusal_reason=None,
+        data=None,
+        usage=Usage(
+            prompt_tokens=0, completion_tokens=0, retrieve_ms=0, rerank_ms=0,
+            prefill_ms=0, decode_ms=0, verify_ms=0, total_ms=0,
+        ),
+        trace=[],
+    )  # fmt: skip
 
 
 def test_citation_precision_recall_and_unsupported_by_hand():
@@ -184,7 +211,7 @@ def test_uncited_evidence_and_repeated_citations_count_once():
 
 
 def test_refused_answer_has_no_precision_and_zero_recall():
-    counts = m.score_citations({"claims": [], "evidence": []}, {"doc-a.md": (GOLD_1,)})
+    counts = m.score_citations(_answer([], []), {"doc-a.md": (GOLD_1,)})
     assert counts.precision is None and counts.unsupported_rate is None
     assert counts.recall == 0.0
     # not-enough-info case: no gold at all, any claim is unsupported

@@ -13,7 +13,8 @@ from evals_fakes import API_KEY, CLAIMS, FakeGateway, write_tiny_datasets
 from veritas_evals.cli import add_arguments, main
 from veritas_evals.client import GatewayClient, GatewayUnreachable
 from veritas_evals.report import metrics_rows, write_report
-from veritas_evals.runner import EvalConfig, Evaluation, ordered_map
+from veritas_evals.runner import EvalConfig, Evaluation
+from veritas_evals.tasks.base import ordered_map
 
 
 @pytest.fixture

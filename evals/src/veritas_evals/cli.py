@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from veritas_evals.runner import ABLATIONS, DATASETS, TASKS
+from veritas_evals.runner import DATASETS, TASKS
+from veritas_evals.tasks.answers import ABLATIONS
 
 # evals/src/veritas_evals/cli.py -> the repository root (editable install).
 _PACKAGE_REPO = Path(__file__).resolve().parents[3]
@@ -157,7 +158,8 @@ def run_from_args(args: argparse.Namespace, *, gateway_url: str, api_key: str) -
 
     from veritas_evals.client import GatewayClient, GatewayError, GatewayUnreachable
     from veritas_evals.report import write_report
-    from veritas_evals.runner import EvalConfig, Evaluation, StepProgress
+    from veritas_evals.runner import EvalConfig, Evaluation
+    from veritas_evals.tasks.base import StepProgress
 
     # Piped output (make, CI logs) gets room for the tables instead of rich's 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 132)

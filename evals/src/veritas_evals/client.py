@@ -1,14 +1,21 @@
-"""The gateway's public HTTP API, as the harness uses it. Nothing here knows service internals."""
+"""The gateway's public HTTP API, as the harness uses it. Nothing here knows service internals:
+responses are read into the shared answer schema (`veritas_common.schemas`), the models the
+gateway serves, so an answer that breaks the contract fails here instead of skewing a metric."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
+from veritas_common import schemas
+from veritas_common.contract import SearchMode
 from veritas_evals.datasets import Document
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class GatewayError(RuntimeError):
@@ -22,6 +29,10 @@ class GatewayError(RuntimeError):
 
 class EndpointMissing(GatewayError):
     """The route does not exist on this gateway (404 on the route itself, 405)."""
+
+
+class ContractBroken(GatewayError):
+    """The gateway answered 2xx with a body that does not fit the shared answer schema."""
 
 
 class GatewayUnreachable(GatewayError):
@@ -89,12 +100,15 @@ class GatewayClient:
     # ---- documents ---------------------------------------------------------------------------
     def list_sources(self, collection: str) -> set[str]:
         body = self._call("GET", "/v1/documents", params={"collection": collection})
-        return {doc["source"] for doc in body["documents"]}
+        listed = _read(schemas.DocumentList, body, "GET /v1/documents")
+        return {doc.source for doc in listed.documents}
 
-    def upload(self, documents: Sequence[Document], collection: str) -> list[dict[str, Any]]:
+    def upload(
+        self, documents: Sequence[Document], collection: str
+    ) -> list[schemas.IngestedDocument]:
         files = [("file", (d.source, d.text.encode("utf-8"), d.mime_type)) for d in documents]
         body = self._call("POST", "/v1/documents", files=files, data={"collection": collection})
-        return list(body["documents"])
+        return _read(schemas.UploadResponse, body, "POST /v1/documents").documents
 
     def ingest(
         self,
@@ -113,7 +127,7 @@ class GatewayClient:
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             for entry in self.upload(batch, collection):
-                if entry["status"] == "ingested":
+                if entry.status == "ingested":
                     ingested += 1
                 else:
                     unchanged += 1
@@ -130,16 +144,17 @@ class GatewayClient:
 
     # ---- answering ---------------------------------------------------------------------------
     def search(
-        self, query: str, *, collection: str, top_k: int, mode: str, rerank: bool
-    ) -> list[dict[str, Any]]:
+        self, query: str, *, collection: str, top_k: int, mode: SearchMode, rerank: bool
+    ) -> list[schemas.SearchResult]:
         body = {
             "query": query,
             "top_k": top_k,
             "collection": collection,
-            "mode": mode,
+            "mode": mode.value,
             "rerank": rerank,
         }
-        return list(self._call("POST", "/v1/search", json=body)["results"])
+        reply = self._call("POST", "/v1/search", json=body)
+        return _read(schemas.SearchResponse, reply, "POST /v1/search").results
 
     def ask(
         self,
@@ -149,32 +164,38 @@ class GatewayClient:
         data_schema: dict[str, Any] | None = None,
         rerank: bool | None = None,
         verify: bool = True,
-        search_mode: str = "hybrid",
-    ) -> dict[str, Any]:
+        search_mode: SearchMode = SearchMode.HYBRID,
+    ) -> schemas.Answer:
         """POST /v1/ask; `rerank` None leaves it to the server's default."""
         body: dict[str, Any] = {
             "question": question,
             "collection": collection,
             "verify": verify,
-            "search_mode": search_mode,
+            "search_mode": search_mode.value,
         }
         if rerank is not None:
             body["rerank"] = rerank
         if data_schema is not None:
             body["data_schema"] = data_schema
-        result: dict[str, Any] = self._call("POST", "/v1/ask", json=body)
-        return result
+        return _read(schemas.Answer, self._call("POST", "/v1/ask", json=body), "POST /v1/ask")
 
-    def verify(self, claim: str, evidence: Sequence[str]) -> dict[str, Any]:
+    def verify(self, claim: str, evidence: Sequence[str]) -> schemas.VerifyResponse:
         """POST /v1/verify {claim, evidence} -> {support, score, verifier}."""
-        result: dict[str, Any] = self._call(
-            "POST", "/v1/verify", json={"claim": claim, "evidence": list(evidence)}
-        )
-        return result
+        body = self._call("POST", "/v1/verify", json={"claim": claim, "evidence": list(evidence)})
+        return _read(schemas.VerifyResponse, body, "POST /v1/verify")
 
-    def calculate(self, expression: str) -> dict[str, Any]:
+    def calculate(self, expression: str) -> schemas.CalculateResponse:
         """POST /v1/calculate {expression} -> {value, expression, steps}."""
-        result: dict[str, Any] = self._call(
-            "POST", "/v1/calculate", json={"expression": expression}
-        )
-        return result
+        body = self._call("POST", "/v1/calculate", json={"expression": expression})
+        return _read(schemas.CalculateResponse, body, "POST /v1/calculate")
+
+
+def _read(model: type[M], body: Any, route: str) -> M:
+    """The response body as its schema; a body that breaks the contract is a GatewayError."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as err:
+        method, path = route.split(" ", 1)
+        raise ContractBroken(
+            method, path, 200, f"response breaks the answer schema: {err}"
+        ) from None

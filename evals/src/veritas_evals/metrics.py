@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
+from veritas_common.schemas import Answer, Evidence
+
 # ----------------------------------------------------------------------------------- retrieval
 
 
@@ -201,35 +203,33 @@ class CitationCounts:
 
 
 def judge_citations(
-    answer: Mapping[str, Any], gold: Mapping[str, Sequence[str]]
-) -> list[tuple[Mapping[str, Any], bool]]:
+    answer: Answer, gold: Mapping[str, Sequence[str]]
+) -> list[tuple[Evidence, bool]]:
     """Each distinct evidence span some claim cites, in citation order, and whether it is
     correct (overlaps a gold unit of its own document)."""
-    evidence = {ev["id"]: ev for ev in answer.get("evidence", [])}
-    cited = unique_in_order(
-        c for claim in answer.get("claims", []) for c in claim["citations"] if c in evidence
-    )
+    evidence = {ev.id: ev for ev in answer.evidence}
+    cited = unique_in_order(c for claim in answer.claims for c in claim.citations if c in evidence)
     return [
         (
             evidence[cid],
-            any(overlaps(evidence[cid]["quote"], u) for u in gold.get(evidence[cid]["source"], ())),
+            any(overlaps(evidence[cid].quote, u) for u in gold.get(evidence[cid].source, ())),
         )
         for cid in cited
     ]
 
 
-def score_citations(answer: Mapping[str, Any], gold: Mapping[str, Sequence[str]]) -> CitationCounts:
+def score_citations(answer: Answer, gold: Mapping[str, Sequence[str]]) -> CitationCounts:
     """Scores an /v1/ask answer's citations against gold units keyed by document source."""
     judged = judge_citations(answer, gold)
-    good = {ev["id"] for ev, ok in judged if ok}
+    good = {ev.id for ev, ok in judged if ok}
     units = [(source, unit) for source, group in gold.items() for unit in group]
     found = sum(
         1
         for source, unit in units
-        if any(ev["source"] == source and overlaps(ev["quote"], unit) for ev, _ in judged)
+        if any(ev.source == source and overlaps(ev.quote, unit) for ev, _ in judged)
     )
-    claims = answer.get("claims", [])
-    unsupported = sum(1 for claim in claims if not any(c in good for c in claim["citations"]))
+    claims = answer.claims
+    unsupported = sum(1 for claim in claims if not any(c in good for c in claim.citations))
     return CitationCounts(len(judged), len(good), len(units), found, len(claims), unsupported)
 
 

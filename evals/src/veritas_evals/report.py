@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from veritas_evals.metrics import STAGES
-from veritas_evals.runner import VERDICTS, Results
+from veritas_evals.runner import Results
+from veritas_evals.tasks.verifier import VERDICTS
 
 Row = tuple[str, str, str]  # metric, value, note (n, baseline, ...)
 

@@ -13,6 +13,7 @@ from veritas.v1 import common_pb2
 from veritas_agent.config import AgentSettings
 from veritas_agent.evidence import EvidenceSelector
 from veritas_agent.models import Hit
+from veritas_common.testing import embeddings
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 
@@ -40,7 +41,7 @@ class MiniLMEmbedder:
         if new:
             vectors = self.model.encode(new, normalize_embeddings=True).tolist()
             self.cache.update(zip(new, vectors, strict=True))
-        return [self.cache[t] for t in texts]
+        return embeddings([self.cache[t] for t in texts])
 
 
 def sample_hits() -> list[Hit]:
@@ -70,7 +71,7 @@ def sample_hits() -> list[Hit]:
                 char_start=span.start,
                 char_end=span.end,
                 text=doc.text[span.start : span.end],
-                modality=span.modality.value,
+                modality=span.modality.to_proto(),
             )
             hits.append(Hit(chunk, 1.0))
     return hits

@@ -210,19 +210,20 @@ async def test_rerank_follows_the_request_else_the_service_default(
 
 
 async def test_request_options_reach_retrieval(make_agent, fake_peers):
-    from veritas.v1 import common_pb2
+    from veritas.v1 import common_pb2, retrieval_pb2
+    from veritas_common.contract import SearchMode
 
     question = Question(
         DOSE,
         tenant="t1",
         collection="labels",
         filter=common_pb2.Filter(doc_ids=["zent0001"]),
-        search_mode=2,
+        search_mode=SearchMode.BM25,
     )
     answer = await make_agent(search_candidates=7).ask(question)
     [request] = fake_peers.retrieval.requests
     assert (request.tenant, request.collection, request.mode, request.top_k) == (
-        "t1", "labels", 2, 7
+        "t1", "labels", retrieval_pb2.SEARCH_MODE_BM25, 7
     )  # fmt: skip
     assert list(request.filter.doc_ids) == ["zent0001"]
     assert {ev.doc_id for ev in answer.evidence} == {"zent0001"}

@@ -15,6 +15,7 @@ from veritas_agent.models import Evidence, Hit
 from veritas_agent.ranking import parse_selection, ranking_schema
 from veritas_agent.structured import DataExtractor, parse_schema
 from veritas_common.errors import InvalidArgument
+from veritas_common.testing import embeddings
 
 
 class InProcessFakeEmbedder:
@@ -25,7 +26,7 @@ class InProcessFakeEmbedder:
 
     async def embed(self, texts, kind):
         self.calls.append((kind, len(texts)))
-        return [FakeEmbedding.vector(t) for t in texts]
+        return embeddings([FakeEmbedding.vector(t) for t in texts])
 
 
 def hits(doc_id: str = "acme0001") -> list[Hit]:

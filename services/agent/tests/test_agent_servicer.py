@@ -177,10 +177,11 @@ async def test_verify_matches_the_domain_verdict(make_agent, fake_peers):
     from agent_fakes import FakeEmbedding
 
     from veritas_agent.verifier import SimilarityPolarityVerifier
+    from veritas_common.testing import embeddings
 
     class BagOfWords:
         async def embed(self, texts, kind):
-            return [FakeEmbedding.vector(t) for t in texts]
+            return embeddings([FakeEmbedding.vector(t) for t in texts])
 
     claim = "Net income was $61.3 million in fiscal 2024."
     quotes = ["Net income was $61.3 million, compared with $52.8 million in fiscal 2023."]

@@ -13,6 +13,7 @@ from veritas_agent.lexical import content_words, normalise_number, numbers, over
 from veritas_agent.models import Support
 from veritas_agent.polarity import conflict, polarity
 from veritas_agent.verifier import ClaimVerifier, SimilarityPolarityVerifier, Verdict
+from veritas_common.testing import embeddings
 
 QUOTE = "Total revenue rose 12.4% to $482.6 million. The fleet grew to 1,240 trucks in 2024."
 
@@ -32,7 +33,7 @@ class MiniLM:
 
     async def embed(self, texts, kind):
         self.calls += 1
-        return self.model.encode(list(texts), normalize_embeddings=True).tolist()
+        return embeddings(self.model.encode(list(texts), normalize_embeddings=True))
 
 
 class BagOfWords:
@@ -43,7 +44,7 @@ class BagOfWords:
 
     async def embed(self, texts, kind):
         self.calls += 1
-        return [FakeEmbedding.vector(t) for t in texts]
+        return embeddings([FakeEmbedding.vector(t) for t in texts])
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
-from veritas_common.embedding_client import EmbedKind
+from veritas_common.contract import EmbedKind
 from veritas_common.errors import FailedPrecondition
 from veritas_embedding.batcher import DynamicBatcher
 from veritas_embedding.embedder import Embedder

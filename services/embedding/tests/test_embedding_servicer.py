@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
-from veritas.v1 import embedding_pb2, embedding_pb2_grpc
-from veritas_common.client import Peer
-from veritas_common.embedding_client import EmbeddingClient, EmbedKind
+from veritas.v1 import embedding_pb2
+from veritas_common.clients import EmbeddingClient
+from veritas_common.contract import EmbedKind
 from veritas_common.errors import InvalidArgument, TooLarge
-from veritas_common.testing import ServiceProcess
+from veritas_common.settings import VeritasSettings
+from veritas_common.testing import ServiceProcess, free_port
 from veritas_embedding import metrics
 from veritas_embedding.embedder import BUNDLED_MODEL_ID
 from veritas_embedding.testing import embedding_server
@@ -21,14 +22,13 @@ from veritas_embedding.testing import embedding_server
 @pytest.fixture
 async def peer(minilm):
     async with embedding_server(minilm) as addr:
-        peer = Peer("embedding", addr, embedding_pb2_grpc.EmbeddingServiceStub, retries=0)
+        peer = EmbeddingClient(addr, VeritasSettings(peer_retries=0))
         yield peer
         await peer.close()
 
 
 async def test_embed_returns_unit_vectors_with_model_and_dim(peer):
-    reply = await peer.call(
-        "Embed",
+    reply = await peer.embed_batch(
         embedding_pb2.EmbedRequest(
             texts=["revenue grew", "dose of aspirin"], kind=embedding_pb2.EMBED_KIND_QUERY
         ),
@@ -40,18 +40,18 @@ async def test_embed_returns_unit_vectors_with_model_and_dim(peer):
 
 
 async def test_empty_request_gets_an_empty_response(peer):
-    reply = await peer.call("Embed", embedding_pb2.EmbedRequest())
+    reply = await peer.embed_batch(embedding_pb2.EmbedRequest())
     assert list(reply.vectors) == []
     assert reply.dim == 384
 
 
 async def test_limits_map_to_status_codes(peer):
     with pytest.raises(TooLarge, match="limit is 512"):
-        await peer.call("Embed", embedding_pb2.EmbedRequest(texts=["x"] * 513))
+        await peer.embed_batch(embedding_pb2.EmbedRequest(texts=["x"] * 513))
     with pytest.raises(TooLarge, match="characters"):
-        await peer.call("Embed", embedding_pb2.EmbedRequest(texts=["x" * 20_001]))
+        await peer.embed_batch(embedding_pb2.EmbedRequest(texts=["x" * 20_001]))
     with pytest.raises(InvalidArgument, match="is empty"):
-        await peer.call("Embed", embedding_pb2.EmbedRequest(texts=["ok", ""]))
+        await peer.embed_batch(embedding_pb2.EmbedRequest(texts=["ok", ""]))
 
 
 async def test_concurrent_rpcs_are_batched_together(minilm):
@@ -79,16 +79,17 @@ async def test_client_splits_large_requests_and_keeps_order(peer, minilm):
 
 
 def test_client_can_be_built_before_the_event_loop_runs(minilm):
-    """Services build their clients in main(), before asyncio.run starts the loop."""
-    client = EmbeddingClient("127.0.0.1:1")
+    """Services build their clients in main(), before asyncio.run starts the loop; a client
+    used from a second loop opens a channel there (grpc.aio channels belong to one loop)."""
+    port = free_port()
+    client = EmbeddingClient(f"127.0.0.1:{port}")
 
     async def use() -> tuple[int, ...]:
-        async with embedding_server(minilm) as addr:
-            client.addr = addr
+        async with embedding_server(minilm, port=port):
             result = await client.embed(["hello"], EmbedKind.QUERY)
-            await client.close()
             return result.vectors.shape
 
+    assert asyncio.run(use()) == (1, 384)
     assert asyncio.run(use()) == (1, 384)
 
 
@@ -107,9 +108,9 @@ def test_service_process_serves_embed(tmp_path):
         proc.wait_serving(timeout_s=120)
 
         async def call() -> embedding_pb2.EmbedResponse:
-            peer = Peer("embedding", proc.addr, embedding_pb2_grpc.EmbeddingServiceStub)
+            peer = EmbeddingClient(proc.addr)
             try:
-                return await peer.call("Embed", embedding_pb2.EmbedRequest(texts=["hello"]))
+                return await peer.embed_batch(embedding_pb2.EmbedRequest(texts=["hello"]))
             finally:
                 await peer.close()
 

@@ -10,44 +10,13 @@ import pytest
 from gateway_fakes import ACME_KEY, API_KEY, gateway_client, gateway_settings
 
 from veritas.v1 import agent_pb2, common_pb2, retrieval_pb2
+from veritas_common import schemas
 from veritas_gateway.auth import key_id
 
-ANSWER_FIELDS = [
-    "answer_id",
-    "question",
-    "status",
-    "answer",
-    "claims",
-    "evidence",
-    "refusal_reason",
-    "data",
-    "usage",
-    "trace",
-]
-EVIDENCE_FIELDS = {
-    "id",
-    "chunk_id",
-    "doc_id",
-    "source",
-    "title",
-    "section_path",
-    "page",
-    "char_start",
-    "char_end",
-    "quote",
-    "retrieval_score",
-    "rerank_score",
-}
-USAGE_FIELDS = {
-    "prompt_tokens",
-    "completion_tokens",
-    "retrieve_ms",
-    "rerank_ms",
-    "prefill_ms",
-    "decode_ms",
-    "verify_ms",
-    "total_ms",
-}
+# The shared answer schema (its field names are pinned once, in common's test_schemas).
+ANSWER_FIELDS = list(schemas.Answer.model_fields)
+EVIDENCE_FIELDS = set(schemas.Evidence.model_fields)
+USAGE_FIELDS = set(schemas.Usage.model_fields)
 
 
 async def test_answer_json_has_exactly_the_contract_fields(gateway):
@@ -217,18 +186,7 @@ async def test_search_returns_results_and_passes_options(gateway, agent):
     )
     assert reply.status_code == 200, reply.text
     (result,) = reply.json()["results"]
-    assert set(result) == {
-        "chunk_id",
-        "doc_id",
-        "source",
-        "title",
-        "section_path",
-        "page",
-        "char_start",
-        "char_end",
-        "text",
-        "score",
-    }
+    assert set(result) == set(schemas.SearchResult.model_fields)
     assert result["score"] == 0.75 and result["text"].startswith("Acme")
     (request,) = agent.servicer.searches
     assert (request.query, request.top_k, request.collection) == ("revenue", 3, "filings")

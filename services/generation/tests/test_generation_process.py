@@ -8,8 +8,8 @@ import json
 import httpx
 import pytest
 
-from veritas.v1 import generation_pb2, generation_pb2_grpc
-from veritas_common.client import Peer
+from veritas.v1 import generation_pb2
+from veritas_common.clients import GenerationClient
 from veritas_common.testing import ServiceProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -33,13 +33,13 @@ def test_service_process_serves_generation_and_metrics(data_dir, tmp_path):
         process.wait_serving(timeout_s=120)
 
         async def ask() -> generation_pb2.GenerateResponse:
-            peer = Peer("generation", process.addr, generation_pb2_grpc.GenerationServiceStub)
+            peer = GenerationClient(process.addr, timeout_s=60)
             messages = [generation_pb2.ChatMessage(role="user", content="Say hello.")]
             request = generation_pb2.GenerateRequest(
                 params=generation_pb2.GenerationParams(messages=messages, max_new_tokens=6)
             )
             try:
-                return await peer.call("Generate", request, timeout_s=60)
+                return await peer.generate(request)
             finally:
                 await peer.close()
 

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from veritas.v1 import generation_pb2, generation_pb2_grpc
-from veritas_common.client import Peer
+from veritas_common.clients import GenerationClient
 from veritas_common.errors import InvalidArgument, NotFound
 from veritas_common.server import start_server
 from veritas_common.testing import free_port
@@ -23,9 +23,7 @@ async def peer(engine, settings):
     server, _health, _names, port = await start_server(
         "generation", server_settings, registrar(engine)
     )
-    client = Peer(
-        "generation", f"127.0.0.1:{port}", generation_pb2_grpc.GenerationServiceStub, timeout_s=60
-    )
+    client = GenerationClient(f"127.0.0.1:{port}", timeout_s=60)
     yield client
     await client.close()
     await server.stop(0)
@@ -37,9 +35,7 @@ def params(**kwargs) -> generation_pb2.GenerationParams:
 
 
 async def test_generate_and_stream_return_the_same_completion(peer):
-    unary = await peer.call(
-        "Generate", generation_pb2.GenerateRequest(params=params(max_new_tokens=12))
-    )
+    unary = await peer.generate(generation_pb2.GenerateRequest(params=params(max_new_tokens=12)))
     assert "Paris" in unary.text
     assert unary.finish_reason == "stop"
     assert unary.model == "SmolLM2-135M-Instruct"
@@ -48,8 +44,7 @@ async def test_generate_and_stream_return_the_same_completion(peer):
 
     messages = [
         m
-        async for m in peer.stream(
-            "GenerateStream",
+        async for m in peer.generate_stream(
             generation_pb2.GenerateStreamRequest(params=params(max_new_tokens=12)),
         )
     ]
@@ -68,8 +63,7 @@ async def test_constrained_generation_over_grpc_is_valid_json(peer):
         "required": ["city"],
         "additionalProperties": False,
     }
-    reply = await peer.call(
-        "Generate",
+    reply = await peer.generate(
         generation_pb2.GenerateRequest(
             params=params(max_new_tokens=24, json_schema=json.dumps(schema))
         ),
@@ -80,24 +74,19 @@ async def test_constrained_generation_over_grpc_is_valid_json(peer):
 
 async def test_errors_map_to_status_codes(peer):
     with pytest.raises(InvalidArgument, match="json_schema is not valid JSON"):
-        await peer.call(
-            "Generate", generation_pb2.GenerateRequest(params=params(json_schema="{oops"))
-        )
+        await peer.generate(generation_pb2.GenerateRequest(params=params(json_schema="{oops")))
     with pytest.raises(NotFound, match="adapter 'missing' not found"):
-        await peer.call(
-            "Generate", generation_pb2.GenerateRequest(params=params(adapter_id="missing"))
-        )
+        await peer.generate(generation_pb2.GenerateRequest(params=params(adapter_id="missing")))
     with pytest.raises(InvalidArgument, match="max_new_tokens"):
-        async for _ in peer.stream(
-            "GenerateStream",
+        async for _ in peer.generate_stream(
             generation_pb2.GenerateStreamRequest(params=params(max_new_tokens=100_000)),
         ):
             pass
 
 
 async def test_get_stats(peer, engine):
-    await peer.call("Generate", generation_pb2.GenerateRequest(params=params(max_new_tokens=4)))
-    stats = await peer.call("GetStats", generation_pb2.GetStatsRequest())
+    await peer.generate(generation_pb2.GenerateRequest(params=params(max_new_tokens=4)))
+    stats = await peer.get_stats(generation_pb2.GetStatsRequest())
     assert stats.model == "SmolLM2-135M-Instruct"
     assert stats.engine == "transformers"
     assert (stats.queue_length, stats.running, stats.kv_cache_used_bytes) == (0, 0, 0)
@@ -119,9 +108,7 @@ async def test_cancelled_stream_stops_decoding(peer, engine):
             call.cancel()
             break
     # The engine notices within a token and the next request runs right away.
-    reply = await peer.call(
-        "Generate", generation_pb2.GenerateRequest(params=params(max_new_tokens=4))
-    )
+    reply = await peer.generate(generation_pb2.GenerateRequest(params=params(max_new_tokens=4)))
     assert reply.usage.completion_tokens == 4
     story_tokens = engine.stats().generated_tokens_total - before - 4
     assert 1 <= story_tokens < 30  # counted, but far from the 60 it asked for

@@ -20,7 +20,7 @@ from veritas_common.errors import InvalidArgument
 from veritas_common.server import start_server
 from veritas_common.settings import VeritasSettings
 from veritas_common.testing import free_port
-from veritas_ingestion.__main__ import service
+from veritas_ingestion.__main__ import build_app
 from veritas_ingestion.config import IngestionSettings
 
 ACME = (SAMPLES / "acme-annual-report-2024.md").read_bytes()
@@ -101,14 +101,15 @@ async def system(tmp_path):
         peer_retries=0,
         peer_timeout_s=5,
     )
-    register, warm_up, on_stop = service(settings)
-    server, _health, _names, port = await start_server("ingestion", settings, register)
-    await warm_up()
+    app = build_app(settings)
+    server, _health, _names, port = await start_server("ingestion", settings, app.register)
+    assert app.warm_up is not None and app.on_stop is not None
+    await app.warm_up()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     yield ingestion_pb2_grpc.IngestionServiceStub(channel), retrieval, retrieval_server
     await channel.close()
     await server.stop(0)
-    await on_stop()
+    await app.on_stop()
     await retrieval_server.stop(0)
     await vision_server.stop(0)
 

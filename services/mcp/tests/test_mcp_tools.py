@@ -12,7 +12,7 @@ from mcp_types import CallToolResult, TextContent
 from prometheus_client import REGISTRY
 
 from veritas.v1 import retrieval_pb2
-from veritas_common.rendering import answer_to_dict
+from veritas_common.schemas import Answer, SearchResult
 from veritas_mcp.config import McpSettings
 from veritas_mcp.server import build_server
 
@@ -52,18 +52,7 @@ async def test_search_returns_the_results_list(agent):
     assert not result.is_error
     results = result.structured_content["result"]
     assert [r["chunk_id"] for r in results] == ["lbl:0000", "lbl:0001", "lbl:0002"]
-    assert set(results[0]) == {
-        "chunk_id",
-        "doc_id",
-        "source",
-        "title",
-        "section_path",
-        "page",
-        "char_start",
-        "char_end",
-        "text",
-        "score",
-    }
+    assert set(results[0]) == set(SearchResult.model_fields)  # the gateway's /v1/search entry
     (request,) = fake.searches
     assert (request.query, request.top_k, request.collection) == ("dose", 3, "labels")
     assert request.mode == retrieval_pb2.SEARCH_MODE_BM25
@@ -75,7 +64,7 @@ async def test_ask_returns_the_same_json_as_the_gateway(agent):
     async with Client(build_server(settings_for(addr))) as client:
         result = await client.call_tool("ask", {"question": "What is the dose?"})
     assert not result.is_error
-    expected = answer_to_dict(sample_answer("What is the dose?"))
+    expected = Answer.from_proto(sample_answer("What is the dose?")).model_dump(mode="json")
     assert result.structured_content == expected
     assert json.loads(text_of(result)) == expected
     (request,) = fake.asks

@@ -7,7 +7,8 @@ import math
 import pytest
 from prometheus_client import REGISTRY
 
-from veritas_common.embedding_client import EmbeddingClient, EmbedKind
+from veritas_common.clients import EmbeddingClient
+from veritas_common.contract import EmbedKind
 from veritas_common.errors import FailedPrecondition, InvalidArgument, PeerUnavailable, TooLarge
 from veritas_common.testing import free_port
 from veritas_embedding.testing import embedding_server

@@ -6,7 +6,7 @@ import pytest
 
 from veritas.v1 import rerank_pb2, rerank_pb2_grpc
 from veritas_common.client import Peer, wait_healthy
-from veritas_common.embedding_client import EmbeddingClient
+from veritas_common.clients import EmbeddingClient
 from veritas_common.errors import InvalidArgument, TooLarge
 from veritas_common.server import start_server
 from veritas_common.settings import VeritasSettings

@@ -6,7 +6,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from veritas_retrieval.index import ChunkRecord
+from veritas_retrieval.models import ChunkRecord
 
 TEXT, TABLE, OCR = 1, 2, 3
 

@@ -7,16 +7,16 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from veritas.v1 import common_pb2, retrieval_pb2, retrieval_pb2_grpc
-from veritas_common.client import Peer, wait_healthy
-from veritas_common.embedding_client import EmbeddingClient
+from veritas.v1 import common_pb2, retrieval_pb2
+from veritas_common.client import wait_healthy
+from veritas_common.clients import EmbeddingClient, RetrievalClient
 from veritas_common.errors import FailedPrecondition, InvalidArgument, PeerUnavailable, TooLarge
 from veritas_common.server import start_server
 from veritas_common.settings import VeritasSettings
 from veritas_common.testing import ServiceProcess, free_port
 from veritas_embedding.testing import embedding_server
 from veritas_retrieval import metrics
-from veritas_retrieval.index import LanceChunkIndex
+from veritas_retrieval.lance_index import LanceChunkIndex
 from veritas_retrieval.retriever import Retriever
 from veritas_retrieval.servicer import chunk_to_proto, registrar
 
@@ -43,7 +43,7 @@ async def embedding_addr(minilm):
 @pytest.fixture
 async def stub(tmp_path, embedding_addr):
     server, embeddings, addr = await retrieval_server(tmp_path / "retrieval", embedding_addr)
-    peer = Peer("retrieval", addr, retrieval_pb2_grpc.RetrievalServiceStub, retries=0)
+    peer = RetrievalClient(addr, VeritasSettings(peer_retries=0))
     yield peer
     await peer.close()
     await server.stop(0)
@@ -51,8 +51,8 @@ async def stub(tmp_path, embedding_addr):
 
 
 async def upsert_corpus(peer, corpus):
-    reply = await peer.call(
-        "Upsert", retrieval_pb2.UpsertRequest(chunks=[chunk_to_proto(c) for c in corpus])
+    reply = await peer.upsert(
+        retrieval_pb2.UpsertRequest(chunks=[chunk_to_proto(c) for c in corpus])
     )
     assert reply.upserted == len(corpus)
 
@@ -63,28 +63,27 @@ def search_request(query, **kwargs):
 
 async def test_upsert_then_search_in_every_mode(stub, corpus):
     await upsert_corpus(stub, corpus)
-    hybrid = await stub.call("Search", search_request("ibuprofen dose for adults", top_k=3))
+    hybrid = await stub.search(search_request("ibuprofen dose for adults", top_k=3))
     assert hybrid.results[0].chunk.chunk_id == "med:1"
     top = hybrid.results[0]
     assert top.bm25_score > 0 and top.dense_score > 0.3 and 0 < top.score <= 1
     assert list(top.chunk.section_path) == ["Warnings"]
     assert top.chunk.modality == common_pb2.MODALITY_TEXT
 
-    bm25 = await stub.call("Search", search_request("warfarin", mode=BM25))
+    bm25 = await stub.search(search_request("warfarin", mode=BM25))
     assert [r.chunk.chunk_id for r in bm25.results] == ["med:0"]
     assert bm25.results[0].dense_score > 0  # computed for lexical hits too
 
-    dense = await stub.call("Search", search_request("How much did sales grow?", mode=DENSE))
+    dense = await stub.search(search_request("How much did sales grow?", mode=DENSE))
     assert dense.results[0].chunk.chunk_id == "fin:0"
     assert len(dense.results) == 5  # default top_k 10, five chunks in the default tenant
 
 
 async def test_tenant_collection_and_filters_reach_the_index(stub, corpus):
     await upsert_corpus(stub, corpus)
-    acme = await stub.call("Search", search_request("revenue", tenant="acme"))
+    acme = await stub.search(search_request("revenue", tenant="acme"))
     assert [(r.chunk.chunk_id, r.chunk.source) for r in acme.results] == [("fin:0", "acme.pdf")]
-    ocr = await stub.call(
-        "Search",
+    ocr = await stub.search(
         search_request(
             "symptoms",
             collection="medical",
@@ -92,22 +91,22 @@ async def test_tenant_collection_and_filters_reach_the_index(stub, corpus):
         ),
     )
     assert [r.chunk.chunk_id for r in ocr.results] == ["scan:0"]
-    unknown = await stub.call("Search", search_request("revenue", collection="unknown"))
+    unknown = await stub.search(search_request("revenue", collection="unknown"))
     assert list(unknown.results) == []
 
 
 async def test_empty_index_gives_empty_results_and_bad_queries_are_refused(stub):
-    empty = await stub.call("Search", search_request("anything at all"))
+    empty = await stub.search(search_request("anything at all"))
     assert list(empty.results) == []
     with pytest.raises(InvalidArgument, match="query is empty"):
-        await stub.call("Search", search_request("   "))
+        await stub.search(search_request("   "))
     with pytest.raises(TooLarge, match="top_k"):
-        await stub.call("Search", search_request("revenue", top_k=51))
+        await stub.search(search_request("revenue", top_k=51))
     with pytest.raises(InvalidArgument, match="no text"):
         chunk = common_pb2.Chunk(chunk_id="a:0", doc_id="a", text=" ")
-        await stub.call("Upsert", retrieval_pb2.UpsertRequest(chunks=[chunk]))
+        await stub.upsert(retrieval_pb2.UpsertRequest(chunks=[chunk]))
     with pytest.raises(InvalidArgument, match="doc_id"):
-        await stub.call("Delete", retrieval_pb2.DeleteRequest(tenant="default"))
+        await stub.delete(retrieval_pb2.DeleteRequest(tenant="default"))
 
 
 async def test_delete_and_metrics(stub, corpus):
@@ -117,10 +116,10 @@ async def test_delete_and_metrics(stub, corpus):
     assert REGISTRY.get_sample_value("veritas_retrieval_upserted_chunks_total") == (
         before_upserted + len(corpus)
     )
-    reply = await stub.call("Delete", retrieval_pb2.DeleteRequest(doc_id="med"))  # tenant default
+    reply = await stub.delete(retrieval_pb2.DeleteRequest(doc_id="med"))  # tenant default
     assert reply.deleted == 2
     assert REGISTRY.get_sample_value("veritas_retrieval_index_chunks") == len(corpus) - 2
-    after = await stub.call("Search", search_request("warfarin", mode=BM25))
+    after = await stub.search(search_request("warfarin", mode=BM25))
     assert list(after.results) == []
     searches = REGISTRY.get_sample_value(
         "veritas_retrieval_search_duration_seconds_count", {"mode": "bm25"}
@@ -132,15 +131,15 @@ async def test_index_written_through_the_service_survives_a_restart(
     tmp_path, embedding_addr, corpus
 ):
     server, embeddings, addr = await retrieval_server(tmp_path / "r", embedding_addr)
-    peer = Peer("retrieval", addr, retrieval_pb2_grpc.RetrievalServiceStub)
+    peer = RetrievalClient(addr)
     await upsert_corpus(peer, corpus)
     await peer.close()
     await server.stop(0)
     await embeddings.close()
 
     server, embeddings, addr = await retrieval_server(tmp_path / "r", embedding_addr)
-    peer = Peer("retrieval", addr, retrieval_pb2_grpc.RetrievalServiceStub)
-    reply = await peer.call("Search", search_request("warfarin bleeding", top_k=1))
+    peer = RetrievalClient(addr)
+    reply = await peer.search(search_request("warfarin bleeding", top_k=1))
     assert reply.results[0].chunk.chunk_id == "med:0"
     await peer.close()
     await server.stop(0)
@@ -149,7 +148,7 @@ async def test_index_written_through_the_service_survives_a_restart(
 
 async def test_a_different_embedding_model_is_refused(tmp_path, embedding_addr, corpus, minilm):
     server, embeddings, addr = await retrieval_server(tmp_path / "r", embedding_addr)
-    peer = Peer("retrieval", addr, retrieval_pb2_grpc.RetrievalServiceStub)
+    peer = RetrievalClient(addr)
     await upsert_corpus(peer, corpus)
     await peer.close()
     await server.stop(0)
@@ -168,9 +167,9 @@ async def test_a_different_embedding_model_is_refused(tmp_path, embedding_addr, 
 
     async with embedding_server(RenamedModel()) as other_addr:
         server, embeddings, addr = await retrieval_server(tmp_path / "r", other_addr)
-        peer = Peer("retrieval", addr, retrieval_pb2_grpc.RetrievalServiceStub)
+        peer = RetrievalClient(addr)
         with pytest.raises(FailedPrecondition, match="another/model"):
-            await peer.call("Search", search_request("warfarin"))
+            await peer.search(search_request("warfarin"))
         await peer.close()
         await server.stop(0)
         await embeddings.close()
@@ -178,7 +177,7 @@ async def test_a_different_embedding_model_is_refused(tmp_path, embedding_addr, 
 
 async def test_unreachable_embedding_service_is_reported_as_unavailable(tmp_path, corpus):
     server, embeddings, addr = await retrieval_server(tmp_path / "r", f"127.0.0.1:{free_port()}")
-    peer = Peer("retrieval", addr, retrieval_pb2_grpc.RetrievalServiceStub, retries=0)
+    peer = RetrievalClient(addr, VeritasSettings(peer_retries=0))
     with pytest.raises(PeerUnavailable, match="embedding"):
         await upsert_corpus(peer, corpus)
     await peer.close()
@@ -200,9 +199,9 @@ async def test_service_process_indexes_and_searches(tmp_path, embedding_addr, co
     proc = ServiceProcess("retrieval", env, tmp_path)
     try:
         await wait_healthy("retrieval", proc.addr, timeout_s=60)
-        peer = Peer("retrieval", proc.addr, retrieval_pb2_grpc.RetrievalServiceStub)
+        peer = RetrievalClient(proc.addr)
         await upsert_corpus(peer, corpus)
-        reply = await peer.call("Search", search_request("warfarin", top_k=1))
+        reply = await peer.search(search_request("warfarin", top_k=1))
         assert reply.results[0].chunk.chunk_id == "med:0"
         await peer.close()
         assert (tmp_path / "retrieval" / "index.json").is_file()
@@ -218,6 +217,6 @@ async def test_concurrent_upserts_all_land(stub):
         ]
         return retrieval_pb2.UpsertRequest(chunks=chunks)
 
-    replies = await asyncio.gather(*(stub.call("Upsert", doc(n)) for n in range(6)))
+    replies = await asyncio.gather(*(stub.upsert(doc(n)) for n in range(6)))
     assert [r.upserted for r in replies] == [3] * 6
     assert REGISTRY.get_sample_value("veritas_retrieval_index_chunks") == 18

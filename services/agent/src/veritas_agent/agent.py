@@ -154,7 +154,7 @@ class Agent:
         top_k: int = 0,
         tenant: str = "",
         collection: str = "",
-        mode: SearchMode = SearchMode.UNSPECIFIED,
+        mode: SearchMode | None = None,
         rerank: bool = False,
         filter: common_pb2.Filter | None = None,
     ) -> SearchOutcome:
@@ -250,7 +250,7 @@ class Agent:
             mode=question.search_mode,
             filter=question.filter,
         )
-        mode_name = SearchMode(question.search_mode or SearchMode.HYBRID).name.lower()
+        mode_name = (question.search_mode or SearchMode.HYBRID).value
         yield run.step("retrieve", f"{len(hits)} chunks from {mode_name} search", since)
         run.usage.retrieve_ms = run.trace[-1].duration_ms
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from veritas_common.contract import MAX_QUESTION_CHARS, MAX_VERIFY_EVIDENCE
 from veritas_common.settings import VeritasSettings, default_addr
 
 
@@ -63,11 +64,11 @@ class AgentSettings(VeritasSettings):
     # Structured data whose numbers do not appear in the evidence is dropped.
     data_require_grounded_numbers: bool = True
 
-    # Request limits.
-    max_question_chars: int = Field(default=2000, ge=1)
+    # Request limits; the defaults are the ones every front door enforces (veritas_common.contract).
+    max_question_chars: int = Field(default=MAX_QUESTION_CHARS, ge=1)
     max_schema_chars: int = Field(default=20000, ge=1)
     # Verify: most evidence texts, and most characters of claim and evidence together.
-    max_verify_evidence: int = Field(default=50, ge=1)
+    max_verify_evidence: int = Field(default=MAX_VERIFY_EVIDENCE, ge=1)
     max_verify_chars: int = Field(default=500_000, ge=1)
     # Calculate: longest expression or program.
     max_expression_chars: int = Field(default=2000, ge=1)

@@ -19,11 +19,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from veritas.v1 import common_pb2
 from veritas_agent.lexical import content_words
 from veritas_agent.models import Hit
-from veritas_agent.peers import Embedder
 from veritas_agent.sentences import Sentence, split_sentences
+from veritas_common.clients import TextEmbedder
+from veritas_common.contract import EmbedKind
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,9 @@ def chunk_offsets_consistent(chunk: common_pb2.Chunk) -> bool:
     return chunk.char_start >= 0 and chunk.char_end - chunk.char_start == len(chunk.text)
 
 
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b)) / norm if norm else 0.0
 
 
 def in_context(hit: Hit, sentence: Sentence) -> str:
@@ -126,7 +128,7 @@ class EvidenceSelector:
 
     def __init__(
         self,
-        embedder: Embedder,
+        embedder: TextEmbedder,
         *,
         context_chunks: int = 5,
         similarity_weight: float = 0.6,
@@ -175,10 +177,11 @@ class EvidenceSelector:
         contexts = [in_context(hit, sentence) for hit, sentence in pairs]
         # Queries and passages are embedded with their own kind (asymmetric models prefix
         # them differently); the passages go in one batch.
-        (query_vec,), vectors = await asyncio.gather(
-            self.embedder.embed([question], "query"),
-            self.embedder.embed(texts + contexts, "passage"),
+        query, passages = await asyncio.gather(
+            self.embedder.embed([question], EmbedKind.QUERY),
+            self.embedder.embed(texts + contexts, EmbedKind.PASSAGE),
         )
+        query_vec, vectors = query.vectors[0], passages.vectors
         question_words = content_words(question)
         sentence_words = [content_words(text) for text in texts]
         context_words = [content_words(text) for text in contexts]

@@ -7,36 +7,11 @@ answer is built from these dataclasses and translated to protos by the servicer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum, StrEnum
 
 from veritas.v1 import common_pb2
+from veritas_common.contract import AnswerMode, AnswerStatus, SearchMode, Support
 
-
-class AnswerStatus(StrEnum):
-    ANSWERED = "ANSWERED"
-    PARTIAL = "PARTIAL"
-    REFUSED = "REFUSED"
-
-
-class Support(StrEnum):
-    UNSPECIFIED = "UNSPECIFIED"  # not checked (verification disabled)
-    SUPPORTED = "SUPPORTED"
-    UNSUPPORTED = "UNSUPPORTED"
-    CONTRADICTED = "CONTRADICTED"
-
-
-class AnswerMode(StrEnum):
-    EXTRACTIVE = "extractive"
-    ABSTRACTIVE = "abstractive"
-
-
-class SearchMode(int, Enum):
-    """Values of the proto `SearchMode` enum."""
-
-    UNSPECIFIED = 0
-    HYBRID = 1
-    BM25 = 2
-    DENSE = 3
+__all__ = ["AnswerMode", "AnswerStatus", "SearchMode", "Support"]  # the contract's, re-used
 
 
 # Refusal reasons, part of the public contract (clients match on them).
@@ -57,7 +32,7 @@ class Question:
     mode: AnswerMode | None = None  # None: the service default
     rerank: bool | None = None  # None: the service default
     disable_verify: bool = False
-    search_mode: SearchMode = SearchMode.UNSPECIFIED
+    search_mode: SearchMode | None = None  # None: the retrieval default
     caller: str = ""
 
 

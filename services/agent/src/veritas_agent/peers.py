@@ -1,30 +1,30 @@
-"""The agent's peers: small interfaces the pipeline depends on, and their gRPC clients.
+"""The agent's peers: small interfaces the pipeline depends on, and their implementations over
+the typed clients of `veritas_common.clients` (the embedding client serves as is).
 
-Every client goes through `veritas_common.client.Peer`, so a peer that cannot be reached
-raises `PeerUnavailable` naming it; nothing here swallows a peer failure.
+A peer that cannot be reached raises `PeerUnavailable` naming it; nothing here swallows a peer
+failure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, cast
+from typing import Protocol
 
-from veritas.v1 import (
-    common_pb2,
-    embedding_pb2,
-    embedding_pb2_grpc,
-    generation_pb2,
-    generation_pb2_grpc,
-    rerank_pb2,
-    rerank_pb2_grpc,
-    retrieval_pb2,
-    retrieval_pb2_grpc,
-)
+from veritas.v1 import common_pb2, generation_pb2, rerank_pb2, retrieval_pb2
 from veritas_agent.config import AgentSettings
-from veritas_agent.models import Hit, SearchMode
-from veritas_common.client import Peer
+from veritas_agent.models import Hit
+from veritas_common.clients import (
+    EmbeddingClient,
+    GenerationClient,
+    RerankClient,
+    RetrievalClient,
+    TextEmbedder,
+)
+from veritas_common.contract import SearchMode
 from veritas_common.errors import VeritasError
+
+__all__ = ["Generation", "Generator", "Peers", "Ranked", "Reranker", "Retriever", "TextEmbedder"]
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Retriever(Protocol):
         top_k: int,
         tenant: str = "",
         collection: str = "",
-        mode: SearchMode = SearchMode.UNSPECIFIED,
+        mode: SearchMode | None = None,
         filter: common_pb2.Filter | None = None,
     ) -> list[Hit]: ...
 
@@ -75,17 +75,11 @@ class Generator(Protocol):
     ) -> Generation: ...
 
 
-class Embedder(Protocol):
-    async def embed(
-        self, texts: Sequence[str], kind: Literal["query", "passage"]
-    ) -> list[list[float]]: ...
-
-
-class RetrievalClient:
+class RemoteRetriever:
     """`Retriever` over RetrievalService.Search."""
 
-    def __init__(self, peer: Peer[retrieval_pb2_grpc.RetrievalServiceStub]) -> None:
-        self.peer = peer
+    def __init__(self, client: RetrievalClient) -> None:
+        self.client = client
 
     async def search(
         self,
@@ -94,7 +88,7 @@ class RetrievalClient:
         top_k: int,
         tenant: str = "",
         collection: str = "",
-        mode: SearchMode = SearchMode.UNSPECIFIED,
+        mode: SearchMode | None = None,
         filter: common_pb2.Filter | None = None,
     ) -> list[Hit]:
         request = retrieval_pb2.SearchRequest(
@@ -102,11 +96,10 @@ class RetrievalClient:
             top_k=top_k,
             tenant=tenant,
             collection=collection,
-            mode=cast(retrieval_pb2.SearchMode, int(mode)),  # the same numbering
+            mode=mode.to_proto() if mode else retrieval_pb2.SEARCH_MODE_UNSPECIFIED,
+            filter=filter,
         )
-        if filter is not None:
-            request.filter.CopyFrom(filter)
-        reply = await self.peer.call("Search", request)
+        reply = await self.client.search(request)
         return [
             Hit(
                 chunk=result.chunk,
@@ -118,18 +111,18 @@ class RetrievalClient:
         ]
 
 
-class RerankClient:
+class RemoteReranker:
     """`Reranker` over RerankService.Rerank."""
 
-    def __init__(self, peer: Peer[rerank_pb2_grpc.RerankServiceStub]) -> None:
-        self.peer = peer
+    def __init__(self, client: RerankClient) -> None:
+        self.client = client
 
     async def rerank(self, query: str, candidates: Sequence[tuple[str, str]]) -> Ranked:
         request = rerank_pb2.RerankRequest(
             query=query,
             candidates=[rerank_pb2.RerankCandidate(id=cid, text=text) for cid, text in candidates],
         )
-        reply = await self.peer.call("Rerank", request)
+        reply = await self.client.rerank(request)
         sent = [cid for cid, _ in candidates]
         by_id = {r.id: r.score for r in reply.results}
         if len(reply.results) != len(sent) or set(by_id) != set(sent):
@@ -142,13 +135,11 @@ class RerankClient:
         return Ranked(scores=[by_id[cid] for cid in sent], model=reply.model)
 
 
-class GenerationClient:
+class RemoteGenerator:
     """`Generator` over GenerationService.Generate (greedy, so rankings are reproducible)."""
 
-    def __init__(
-        self, peer: Peer[generation_pb2_grpc.GenerationServiceStub], adapter_id: str = ""
-    ) -> None:
-        self.peer = peer
+    def __init__(self, client: GenerationClient, adapter_id: str = "") -> None:
+        self.client = client
         self.adapter_id = adapter_id
 
     async def generate(
@@ -165,7 +156,7 @@ class GenerationClient:
             json_schema=json_schema,
             adapter_id=self.adapter_id,
         )
-        reply = await self.peer.call("Generate", generation_pb2.GenerateRequest(params=params))
+        reply = await self.client.generate(generation_pb2.GenerateRequest(params=params))
         return Generation(
             text=reply.text,
             finish_reason=reply.finish_reason,
@@ -177,68 +168,31 @@ class GenerationClient:
         )
 
 
-class EmbeddingClient:
-    """`Embedder` over EmbeddingService.Embed."""
-
-    def __init__(self, peer: Peer[embedding_pb2_grpc.EmbeddingServiceStub]) -> None:
-        self.peer = peer
-
-    async def embed(
-        self, texts: Sequence[str], kind: Literal["query", "passage"]
-    ) -> list[list[float]]:
-        proto_kind = (
-            embedding_pb2.EMBED_KIND_QUERY if kind == "query" else embedding_pb2.EMBED_KIND_PASSAGE
-        )
-        reply = await self.peer.call(
-            "Embed", embedding_pb2.EmbedRequest(texts=list(texts), kind=proto_kind)
-        )
-        if len(reply.vectors) != len(texts):
-            raise VeritasError(f"embedding returned {len(reply.vectors)} vectors for {len(texts)}")
-        return [list(v.values) for v in reply.vectors]
-
-
 @dataclass
 class Peers:
-    """The four clients the agent uses, built from settings."""
+    """The four peers the agent uses, built from settings (channels open on first use)."""
 
-    retrieval: RetrievalClient
-    rerank: RerankClient
-    generation: GenerationClient
+    retrieval: RemoteRetriever
+    rerank: RemoteReranker
+    generation: RemoteGenerator
     embedding: EmbeddingClient
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> Peers:
-        def peer(name: str, addr: str, stub: type, timeout_s: float | None = None) -> Peer:
-            return Peer(
-                name,
-                addr,
-                stub,
-                timeout_s=timeout_s or settings.peer_timeout_s,
-                retries=settings.peer_retries,
-                max_message_bytes=settings.max_message_bytes,
-            )
-
         return cls(
-            retrieval=RetrievalClient(
-                peer("retrieval", settings.retrieval_addr, retrieval_pb2_grpc.RetrievalServiceStub)
-            ),
-            rerank=RerankClient(
-                peer("rerank", settings.rerank_addr, rerank_pb2_grpc.RerankServiceStub)
-            ),
-            generation=GenerationClient(
-                peer(
-                    "generation",
-                    settings.generation_addr,
-                    generation_pb2_grpc.GenerationServiceStub,
-                    settings.generation_timeout_s,
+            retrieval=RemoteRetriever(RetrievalClient(settings.retrieval_addr, settings)),
+            rerank=RemoteReranker(RerankClient(settings.rerank_addr, settings)),
+            generation=RemoteGenerator(
+                GenerationClient(
+                    settings.generation_addr, settings, timeout_s=settings.generation_timeout_s
                 ),
                 settings.generation_adapter_id,
             ),
-            embedding=EmbeddingClient(
-                peer("embedding", settings.embedding_addr, embedding_pb2_grpc.EmbeddingServiceStub)
-            ),
+            embedding=EmbeddingClient(settings.embedding_addr, settings),
         )
 
     async def close(self) -> None:
-        for client in (self.retrieval, self.rerank, self.generation, self.embedding):
-            await client.peer.close()
+        await self.retrieval.client.close()
+        await self.rerank.client.close()
+        await self.generation.client.close()
+        await self.embedding.close()

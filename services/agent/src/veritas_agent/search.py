@@ -37,7 +37,7 @@ class SearchPipeline:
         top_k: int,
         tenant: str = "",
         collection: str = "",
-        mode: SearchMode = SearchMode.UNSPECIFIED,
+        mode: SearchMode | None = None,
         filter: common_pb2.Filter | None = None,
     ) -> list[Hit]:
         """Hits best first by retrieval score, one per chunk id."""
@@ -66,7 +66,7 @@ class SearchPipeline:
         rerank: bool,
         tenant: str = "",
         collection: str = "",
-        mode: SearchMode = SearchMode.UNSPECIFIED,
+        mode: SearchMode | None = None,
         filter: common_pb2.Filter | None = None,
     ) -> SearchOutcome:
         start = time.perf_counter()

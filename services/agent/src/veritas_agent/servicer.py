@@ -12,50 +12,36 @@ from veritas_agent.agent import Agent
 from veritas_agent.models import (
     Answer,
     AnswerMode,
-    AnswerStatus,
     Evidence,
     Question,
     SearchMode,
-    Support,
     TraceStep,
 )
 from veritas_common.errors import InvalidArgument
 
-_STATUS = {
-    AnswerStatus.ANSWERED: agent_pb2.ANSWER_STATUS_ANSWERED,
-    AnswerStatus.PARTIAL: agent_pb2.ANSWER_STATUS_PARTIAL,
-    AnswerStatus.REFUSED: agent_pb2.ANSWER_STATUS_REFUSED,
-}
-_SUPPORT = {
-    Support.UNSPECIFIED: agent_pb2.SUPPORT_UNSPECIFIED,
-    Support.SUPPORTED: agent_pb2.SUPPORT_SUPPORTED,
-    Support.UNSUPPORTED: agent_pb2.SUPPORT_UNSUPPORTED,
-    Support.CONTRADICTED: agent_pb2.SUPPORT_CONTRADICTED,
-}
-_MODE = {
-    agent_pb2.ANSWER_MODE_UNSPECIFIED: None,
-    agent_pb2.ANSWER_MODE_EXTRACTIVE: AnswerMode.EXTRACTIVE,
-    agent_pb2.ANSWER_MODE_ABSTRACTIVE: AnswerMode.ABSTRACTIVE,
-}
+
+def _search_mode(value: int) -> SearchMode | None:
+    mode = SearchMode.from_proto(value)
+    if mode is None and value != retrieval_pb2.SEARCH_MODE_UNSPECIFIED:
+        raise InvalidArgument(f"unknown search mode {value}")
+    return mode
 
 
-def _search_mode(value: int) -> SearchMode:
-    try:
-        return SearchMode(value)
-    except ValueError:
-        raise InvalidArgument(f"unknown search mode {value}") from None
+def _answer_mode(value: int) -> AnswerMode | None:
+    mode = AnswerMode.from_proto(value)
+    if mode is None and value != agent_pb2.ANSWER_MODE_UNSPECIFIED:
+        raise InvalidArgument(f"unknown answer mode {value}")
+    return mode
 
 
 def question_from_proto(request: agent_pb2.AskRequest) -> Question:
-    if request.mode not in _MODE:
-        raise InvalidArgument(f"unknown answer mode {request.mode}")
     return Question(
         text=request.question,
         tenant=request.tenant,
         collection=request.collection,
         filter=request.filter if request.HasField("filter") else None,
         data_schema=request.data_schema,
-        mode=_MODE[request.mode],
+        mode=_answer_mode(request.mode),
         rerank=request.rerank if request.HasField("rerank") else None,
         disable_verify=request.disable_verify,
         search_mode=_search_mode(request.search_mode),
@@ -89,11 +75,11 @@ def answer_to_proto(answer: Answer) -> agent_pb2.Answer:
     return agent_pb2.Answer(
         answer_id=answer.answer_id,
         question=answer.question,
-        status=_STATUS[answer.status],
+        status=answer.status.to_proto(),
         answer=answer.answer,
         claims=[
             agent_pb2.Claim(
-                text=c.text, citations=c.citations, support=_SUPPORT[c.support], score=c.score
+                text=c.text, citations=c.citations, support=c.support.to_proto(), score=c.score
             )
             for c in answer.claims
         ],
@@ -164,7 +150,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.VerifyResponse:
         verdict = await self.agent.verify(request.claim, list(request.evidence))
         return agent_pb2.VerifyResponse(
-            support=_SUPPORT[verdict.support],
+            support=verdict.support.to_proto(),
             score=verdict.score,
             verifier=self.agent.verifier.name,
             reason=verdict.reason,

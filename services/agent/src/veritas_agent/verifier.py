@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from veritas_agent.evidence import cosine
 from veritas_agent.lexical import content_words, numbers, overlap
 from veritas_agent.models import Support
-from veritas_agent.peers import Embedder
 from veritas_agent.polarity import conflict
+from veritas_common.clients import TextEmbedder
+from veritas_common.contract import EmbedKind
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class SimilarityPolarityVerifier(ClaimVerifier):
     name = "similarity-polarity"
 
     def __init__(
-        self, embedder: Embedder, *, similarity_weight: float = 0.5, threshold: float = 0.34
+        self, embedder: TextEmbedder, *, similarity_weight: float = 0.5, threshold: float = 0.34
     ) -> None:
         self.embedder = embedder
         self.similarity_weight = similarity_weight
@@ -78,7 +79,7 @@ class SimilarityPolarityVerifier(ClaimVerifier):
             return Verdict(
                 Support.UNSUPPORTED, 0.0, "numbers not in cited evidence: " + ", ".join(missing)
             )
-        vectors = await self.embedder.embed([claim, *quotes], "passage")
+        vectors = (await self.embedder.embed([claim, *quotes], EmbedKind.PASSAGE)).vectors
         similarity = max(cosine(vectors[0], v) for v in vectors[1:])
         word_share = overlap(claim_words, content_words(cited))
         w = self.similarity_weight

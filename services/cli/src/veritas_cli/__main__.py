@@ -18,8 +18,8 @@ from rich.table import Table
 from veritas_cli import bench, client
 from veritas_cli.config import CliSettings, api_key
 from veritas_cli.stack import Stack, StackError, default_ports
+from veritas_common import schemas
 from veritas_common.errors import VeritasError
-from veritas_common.rendering import answer_to_dict
 
 console = Console()
 err_console = Console(stderr=True)
@@ -108,11 +108,9 @@ def cmd_ingest(settings: CliSettings, paths: list[Path], collection: str, tenant
     ) as progress:
         task = progress.add_task("", total=len(files))
 
-        def done(reply):  # type: ignore[no-untyped-def]
-            status = reply.status
-            name = "ingested" if status == 1 else "unchanged" if status == 2 else "?"
-            table.add_row(reply.source, reply.doc_id, name, str(reply.chunks))
-            progress.update(task, advance=1, description=reply.source)
+        def done(document: schemas.IngestedDocument) -> None:
+            table.add_row(document.source, document.doc_id, document.status, str(document.chunks))
+            progress.update(task, advance=1, description=document.source)
 
         asyncio.run(client.ingest(settings, files, collection, tenant, done))
     console.print(table)
@@ -149,7 +147,7 @@ def cmd_ask(
 ) -> dict:
     schema = schema_path.read_text() if schema_path else ""
     answer = asyncio.run(client.ask(settings, question, collection, tenant, schema))
-    rendered = answer_to_dict(answer)
+    rendered = answer.model_dump(mode="json")
     print_answer(rendered, as_json)
     return rendered
 
@@ -160,9 +158,10 @@ def cmd_run(settings: CliSettings, samples: Path, timeout_s: float) -> None:
         cmd_ingest(settings, [samples], "default", "default")
         for question in SAMPLE_QUESTIONS:
             console.rule(question)
-            answer = answer_to_dict(asyncio.run(client.ask(settings, question, "", "default")))
-            print_answer(answer, as_json=True)
-            print_answer(answer, as_json=False)
+            answer = asyncio.run(client.ask(settings, question, "", "default"))
+            answer_json = answer.model_dump(mode="json")
+            print_answer(answer_json, as_json=True)
+            print_answer(answer_json, as_json=False)
         key, _ = api_key(settings)
         console.rule("serving")
         console.print(

@@ -6,9 +6,10 @@ import mimetypes
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from veritas.v1 import agent_pb2, agent_pb2_grpc, ingestion_pb2, ingestion_pb2_grpc
+from veritas.v1 import ingestion_pb2
 from veritas_cli.config import CliSettings
-from veritas_common.client import Peer
+from veritas_common import schemas
+from veritas_common.clients import AgentClient, IngestionClient, ask_request
 
 SUPPORTED_SUFFIXES = {
     ".txt",
@@ -47,12 +48,10 @@ async def ingest(
     files: list[Path],
     collection: str,
     tenant: str,
-    on_done: Callable[[ingestion_pb2.IngestResponse], None],
-) -> list[ingestion_pb2.IngestResponse]:
+    on_done: Callable[[schemas.IngestedDocument], None],
+) -> list[schemas.IngestedDocument]:
     """Streams `files` to the ingestion service; `on_done` runs as each file is acknowledged."""
-    peer = Peer.from_settings(
-        "ingestion", settings.ingestion_addr, ingestion_pb2_grpc.IngestionServiceStub, settings
-    )
+    ingestion = IngestionClient(settings.ingestion_addr, settings)
 
     async def requests() -> AsyncIterator[ingestion_pb2.IngestRequest]:
         for path in files:
@@ -66,31 +65,24 @@ async def ingest(
 
     results = []
     try:
-        async for reply in peer.stream("Ingest", requests(), timeout_s=600):
-            results.append(reply)
-            on_done(reply)
+        async for reply in ingestion.ingest(requests(), timeout_s=600):
+            document = schemas.IngestedDocument.from_proto(reply)
+            results.append(document)
+            on_done(document)
     finally:
-        await peer.close()
+        await ingestion.close()
     return results
 
 
 async def ask(
     settings: CliSettings, question: str, collection: str, tenant: str, data_schema: str = ""
-) -> agent_pb2.Answer:
-    stub = agent_pb2_grpc.AgentServiceStub
-    peer = Peer.from_settings("agent", settings.agent_addr, stub, settings)
+) -> schemas.Answer:
+    agent = AgentClient(settings.agent_addr, settings)
+    request = ask_request(
+        question, tenant=tenant, caller="cli", collection=collection, data_schema=data_schema
+    )
     try:
-        reply = await peer.call(
-            "Ask",
-            agent_pb2.AskRequest(
-                question=question,
-                collection=collection,
-                tenant=tenant,
-                data_schema=data_schema,
-                caller="cli",
-            ),
-            timeout_s=300,
-        )
+        reply = await agent.ask(request, timeout_s=300)
     finally:
-        await peer.close()
-    return reply.answer
+        await agent.close()
+    return schemas.Answer.from_proto(reply.answer)

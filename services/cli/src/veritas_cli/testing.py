@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from veritas_cli.stack import SERVICES, Stack
+from veritas_common.settings import EMBEDDED_LLM_CHECKPOINT
 from veritas_common.testing import free_port
-from veritas_generation.convert import EMBEDDED_CHECKPOINT
 
 
 @contextmanager
@@ -24,8 +24,8 @@ def running_stack(
     }
     full_env = dict(env)
     converted = Path(os.environ.get("VERITAS_DATA_DIR", repo / ".veritas")) / "models"
-    if (converted / EMBEDDED_CHECKPOINT / "config.json").exists():
-        full_env.setdefault("VERITAS_GENERATION_MODEL", str(converted / EMBEDDED_CHECKPOINT))
+    if (converted / EMBEDDED_LLM_CHECKPOINT / "config.json").exists():
+        full_env.setdefault("VERITAS_GENERATION_MODEL", str(converted / EMBEDDED_LLM_CHECKPOINT))
     stack = Stack(data_dir, ports=ports, env=full_env)
     stack.start()
     try:

@@ -13,7 +13,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from veritas_common.errors import PeerUnavailable, from_status
 from veritas_common.logs import REQUEST_ID_KEY, new_request_id, request_id_var
-from veritas_common.settings import VeritasSettings
 
 StubT = TypeVar("StubT")
 
@@ -30,7 +29,12 @@ def _metadata() -> tuple[tuple[str, str], ...]:
 
 
 class Peer(Generic[StubT]):
-    """A client of one peer service (e.g. `Peer("embedding", addr, EmbeddingServiceStub)`)."""
+    """The transport to one peer service (e.g. `Peer("embedding", addr, EmbeddingServiceStub)`);
+    callers use the typed clients of `veritas_common.clients`, built on it.
+
+    The channel opens on first use, in the running event loop: grpc.aio channels belong to the
+    loop that created them, so a peer built before the loop runs (or used from another loop,
+    as tests do) opens its own channel there."""
 
     def __init__(
         self,
@@ -46,21 +50,20 @@ class Peer(Generic[StubT]):
         self.addr = addr
         self.timeout_s = timeout_s
         self.retries = retries
-        self._channel = grpc.aio.insecure_channel(addr, options=channel_options(max_message_bytes))
-        self.stub: StubT = stub_cls(self._channel)  # type: ignore[call-arg]
+        self._stub_cls = stub_cls
+        self._options = channel_options(max_message_bytes)
+        self._channel: grpc.aio.Channel | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stub: StubT | None = None
 
-    @classmethod
-    def from_settings(
-        cls, name: str, addr: str, stub_cls: type[StubT], settings: VeritasSettings
-    ) -> Peer[StubT]:
-        return cls(
-            name,
-            addr,
-            stub_cls,
-            timeout_s=settings.peer_timeout_s,
-            retries=settings.peer_retries,
-            max_message_bytes=settings.max_message_bytes,
-        )
+    @property
+    def stub(self) -> StubT:
+        loop = asyncio.get_running_loop()
+        if self._stub is None or self._loop is not loop:
+            self._channel = grpc.aio.insecure_channel(self.addr, options=self._options)
+            self._stub = self._stub_cls(self._channel)  # type: ignore[call-arg]
+            self._loop = loop
+        return self._stub
 
     async def call(self, method: str, request: Any, *, timeout_s: float | None = None) -> Any:
         """Unary call; retries UNAVAILABLE with backoff, then raises `PeerUnavailable`."""
@@ -90,7 +93,9 @@ class Peer(Generic[StubT]):
             raise from_status(err.code(), err.details() or "", self.name) from err
 
     async def close(self) -> None:
-        await self._channel.close()
+        channel, self._channel, self._stub = self._channel, None, None
+        if channel is not None and self._loop is asyncio.get_running_loop():
+            await channel.close()
 
 
 async def check_health(addr: str, timeout_s: float = 1.0) -> str:

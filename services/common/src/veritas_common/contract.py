@@ -9,33 +9,36 @@ The request limits every front door enforces live here too, so HTTP, MCP and gRP
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, TypeVar, cast
+from typing import Any, Self, cast
 
-from veritas.v1 import agent_pb2, embedding_pb2, ingestion_pb2, retrieval_pb2
-
-E = TypeVar("E", bound=StrEnum)
+from veritas.v1 import agent_pb2, common_pb2, embedding_pb2, ingestion_pb2, retrieval_pb2
 
 # Limits of a request, the same at every front door (HTTP, MCP, gRPC).
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 100
 MAX_VERIFY_EVIDENCE = 50
-MAX_CLAIM_CHARS = 2000
 
 
-def _to_proto(member: StrEnum, proto_enum: Any, prefix: str) -> int:
-    return int(proto_enum.Value(prefix + member.name))
+class ProtoEnum(StrEnum):
+    """A proto enum by member name (its prefix dropped); PROTO_ENUMS pairs each with its proto.
+    Subclasses add `to_proto` typed with their proto enum."""
+
+    def _proto_value(self) -> int:
+        proto_enum, prefix = PROTO_ENUMS[type(self)]
+        return int(proto_enum.Value(prefix + self.name))
+
+    @classmethod
+    def from_proto(cls, value: int) -> Self | None:
+        """The member for a proto value; None for UNSPECIFIED or a value this build lacks."""
+        proto_enum, prefix = PROTO_ENUMS[cls]
+        try:
+            name = proto_enum.Name(value).removeprefix(prefix)
+        except ValueError:
+            return None
+        return cls.__members__.get(name)
 
 
-def _from_proto(cls: type[E], proto_enum: Any, prefix: str, value: int) -> E | None:
-    """The member for a proto value; None for UNSPECIFIED or a value this build does not know."""
-    try:
-        name = proto_enum.Name(value).removeprefix(prefix)
-    except ValueError:
-        return None
-    return cls.__members__.get(name)
-
-
-class SearchMode(StrEnum):
+class SearchMode(ProtoEnum):
     """How retrieval ranks chunks; unset means the server's default (hybrid)."""
 
     HYBRID = "hybrid"
@@ -43,31 +46,19 @@ class SearchMode(StrEnum):
     DENSE = "dense"
 
     def to_proto(self) -> retrieval_pb2.SearchMode:
-        return cast(
-            retrieval_pb2.SearchMode, _to_proto(self, retrieval_pb2.SearchMode, "SEARCH_MODE_")
-        )
-
-    @classmethod
-    def from_proto(cls, value: int) -> SearchMode | None:
-        return _from_proto(cls, retrieval_pb2.SearchMode, "SEARCH_MODE_", value)
+        return cast(retrieval_pb2.SearchMode, self._proto_value())
 
 
-class AnswerStatus(StrEnum):
+class AnswerStatus(ProtoEnum):
     ANSWERED = "ANSWERED"
     PARTIAL = "PARTIAL"
     REFUSED = "REFUSED"
 
     def to_proto(self) -> agent_pb2.AnswerStatus:
-        return cast(
-            agent_pb2.AnswerStatus, _to_proto(self, agent_pb2.AnswerStatus, "ANSWER_STATUS_")
-        )
-
-    @classmethod
-    def from_proto(cls, value: int) -> AnswerStatus | None:
-        return _from_proto(cls, agent_pb2.AnswerStatus, "ANSWER_STATUS_", value)
+        return cast(agent_pb2.AnswerStatus, self._proto_value())
 
 
-class Support(StrEnum):
+class Support(ProtoEnum):
     """Whether a claim's cited evidence supports it; UNSPECIFIED: not checked."""
 
     UNSPECIFIED = "UNSPECIFIED"
@@ -76,64 +67,60 @@ class Support(StrEnum):
     CONTRADICTED = "CONTRADICTED"
 
     def to_proto(self) -> agent_pb2.Support:
-        return cast(agent_pb2.Support, _to_proto(self, agent_pb2.Support, "SUPPORT_"))
+        return cast(agent_pb2.Support, self._proto_value())
 
     @classmethod
     def from_proto(cls, value: int) -> Support:
-        return _from_proto(cls, agent_pb2.Support, "SUPPORT_", value) or cls.UNSPECIFIED
+        """UNSPECIFIED (not checked) for an unset or unknown value."""
+        return super().from_proto(value) or cls.UNSPECIFIED
 
 
-class AnswerMode(StrEnum):
+class AnswerMode(ProtoEnum):
     """Extractive: claims are evidence spans; abstractive: the model writes cited claims."""
 
     EXTRACTIVE = "extractive"
     ABSTRACTIVE = "abstractive"
 
     def to_proto(self) -> agent_pb2.AnswerMode:
-        return cast(agent_pb2.AnswerMode, _to_proto(self, agent_pb2.AnswerMode, "ANSWER_MODE_"))
-
-    @classmethod
-    def from_proto(cls, value: int) -> AnswerMode | None:
-        return _from_proto(cls, agent_pb2.AnswerMode, "ANSWER_MODE_", value)
+        return cast(agent_pb2.AnswerMode, self._proto_value())
 
 
-class IngestStatus(StrEnum):
+class IngestStatus(ProtoEnum):
     INGESTED = "INGESTED"
     UNCHANGED = "UNCHANGED"
 
     def to_proto(self) -> ingestion_pb2.IngestStatus:
-        return cast(
-            ingestion_pb2.IngestStatus,
-            _to_proto(self, ingestion_pb2.IngestStatus, "INGEST_STATUS_"),
-        )
-
-    @classmethod
-    def from_proto(cls, value: int) -> IngestStatus | None:
-        return _from_proto(cls, ingestion_pb2.IngestStatus, "INGEST_STATUS_", value)
+        return cast(ingestion_pb2.IngestStatus, self._proto_value())
 
 
-class EmbedKind(StrEnum):
+class EmbedKind(ProtoEnum):
     """Whether texts are search queries or passages; asymmetric models embed them differently."""
 
     QUERY = "query"
     PASSAGE = "passage"
 
     def to_proto(self) -> embedding_pb2.EmbedKind:
-        return cast(
-            embedding_pb2.EmbedKind, _to_proto(self, embedding_pb2.EmbedKind, "EMBED_KIND_")
-        )
+        return cast(embedding_pb2.EmbedKind, self._proto_value())
 
-    @classmethod
-    def from_proto(cls, value: int) -> EmbedKind | None:
-        return _from_proto(cls, embedding_pb2.EmbedKind, "EMBED_KIND_", value)
+
+class Modality(ProtoEnum):
+    """What a chunk was read from; unset is treated as text."""
+
+    TEXT = "text"
+    TABLE = "table"
+    OCR = "ocr"
+
+    def to_proto(self) -> common_pb2.Modality:
+        return cast(common_pb2.Modality, self._proto_value())
 
 
 # Each enum above with its proto enum and prefix (the contract test walks this).
-PROTO_ENUMS: dict[type[StrEnum], tuple[Any, str]] = {
+PROTO_ENUMS: dict[type[ProtoEnum], tuple[Any, str]] = {
     SearchMode: (retrieval_pb2.SearchMode, "SEARCH_MODE_"),
     AnswerStatus: (agent_pb2.AnswerStatus, "ANSWER_STATUS_"),
     Support: (agent_pb2.Support, "SUPPORT_"),
     AnswerMode: (agent_pb2.AnswerMode, "ANSWER_MODE_"),
     IngestStatus: (ingestion_pb2.IngestStatus, "INGEST_STATUS_"),
     EmbedKind: (embedding_pb2.EmbedKind, "EMBED_KIND_"),
+    Modality: (common_pb2.Modality, "MODALITY_"),
 }

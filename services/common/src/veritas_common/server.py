@@ -1,8 +1,9 @@
 """Async gRPC server bootstrap shared by every service.
 
-`run_service` starts a grpc.aio server with the service interceptor, health and reflection,
-a Prometheus /metrics port, warms the service up while health reports NOT_SERVING, then flips
-to SERVING and waits for SIGTERM/SIGINT to shut down gracefully.
+Every service's `__main__` builds a `ServiceApp` (its servicers, warm-up and stop hooks) and
+calls `run()`: `run_service` starts a grpc.aio server with the service interceptor, health and
+reflection, a Prometheus /metrics port, warms the service up while health reports NOT_SERVING,
+then flips to SERVING and waits for SIGTERM/SIGINT to shut down gracefully.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -26,6 +28,23 @@ log = logging.getLogger(__name__)
 
 # Registers servicers on the server and returns their full service names.
 Registrar = Callable[[grpc.aio.Server], Iterable[str]]
+# A step run in the server's event loop (warm-up before SERVING, clean-up after stopping).
+Hook = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class ServiceApp:
+    """One gRPC service as its `__main__` builds it. Building does no I/O: clients of peers
+    open their channels on first use, models load in `warm_up` while health is NOT_SERVING."""
+
+    name: str
+    settings: VeritasSettings
+    register: Registrar
+    warm_up: Hook | None = None
+    on_stop: Hook | None = None
+
+    def run(self) -> None:
+        run_service(self.name, self.settings, self.register, self.warm_up, self.on_stop)
 
 
 def server_options(settings: VeritasSettings) -> list[tuple[str, int]]:

@@ -7,6 +7,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The embedded LLM, converted once into <data_dir>/models/<this folder> (generation converts it;
+# the CLI's test stack reuses a converted one).
+EMBEDDED_LLM_CHECKPOINT = "smollm2-135m-instruct"
+
 # Loopback addresses of every service on the embedded default; Helm overrides them with
 # Kubernetes Service names.
 DEFAULT_PORTS: dict[str, int] = {

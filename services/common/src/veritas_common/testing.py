@@ -1,4 +1,4 @@
-"""Helpers for tests that run real service processes."""
+"""Helpers for tests: real service processes on free ports, and in-process embeddings."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from veritas_common.client import wait_healthy
+from veritas_common.clients import Embeddings
 
 # Below Linux's ephemeral range (32768-60999 by default), from which every outgoing connection
 # takes its local port: a port handed out from there (as binding port 0 does) can be taken by
@@ -94,3 +97,9 @@ async def wait_http_healthy(base: str, name: str, timeout_s: float = 30.0) -> No
                 pass
             await asyncio.sleep(0.2)
     raise AssertionError(f"{name} at {base} did not come up")
+
+
+def embeddings(vectors: Sequence[Sequence[float]], model: str = "fake") -> Embeddings:
+    """`Embeddings` of in-process vectors, as a fake `TextEmbedder` returns them."""
+    array = np.asarray(vectors, dtype=np.float32)
+    return Embeddings(array, model, array.shape[1] if array.ndim == 2 else 0)

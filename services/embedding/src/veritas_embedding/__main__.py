@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from veritas_common.server import run_service
+from veritas_common.server import ServiceApp
 from veritas_embedding.batcher import DynamicBatcher
 from veritas_embedding.config import EmbeddingSettings
 from veritas_embedding.embedder import SentenceTransformerEmbedder
 from veritas_embedding.servicer import registrar
 
 
-def main() -> None:
-    settings = EmbeddingSettings()
+def build_app(settings: EmbeddingSettings) -> ServiceApp:
+    """The service as `main` runs it; building does no I/O (the model loads in warm-up)."""
     embedder = SentenceTransformerEmbedder(
         settings.embedding_model,
         device=settings.embedding_device,
@@ -31,7 +31,11 @@ def main() -> None:
     register = registrar(
         batcher, max_texts=settings.embedding_max_texts, max_chars=settings.embedding_max_chars
     )
-    run_service("embedding", settings, register, warm_up, on_stop=batcher.stop)
+    return ServiceApp("embedding", settings, register, warm_up, on_stop=batcher.stop)
+
+
+def main() -> None:
+    build_app(EmbeddingSettings()).run()
 
 
 if __name__ == "__main__":

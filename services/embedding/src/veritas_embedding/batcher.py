@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veritas_common.embedding_client import EmbedKind
+from veritas_common.contract import EmbedKind
 from veritas_common.errors import FailedPrecondition
 from veritas_embedding import metrics
 from veritas_embedding.embedder import Embedder

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from veritas_common.embedding_client import EmbedKind
+from veritas_common.contract import EmbedKind
 from veritas_common.errors import FailedPrecondition, InvalidArgument, TooLarge
 
 # Package that ships all-MiniLM-L6-v2 for offline use, and the model id it carries.

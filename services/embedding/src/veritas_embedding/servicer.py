@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from veritas.v1 import embedding_pb2, embedding_pb2_grpc
-from veritas_common.embedding_client import EmbedKind
+from veritas_common.contract import EmbedKind
 from veritas_embedding.batcher import DynamicBatcher
 from veritas_embedding.embedder import validate_texts
 

@@ -23,15 +23,16 @@ def bundled_embedder() -> SentenceTransformerEmbedder:
 
 @asynccontextmanager
 async def embedding_server(
-    embedder: Embedder, *, max_batch_size: int = 64, max_wait_ms: float = 2.0
+    embedder: Embedder, *, max_batch_size: int = 64, max_wait_ms: float = 2.0, port: int = 0
 ) -> AsyncIterator[str]:
-    """A real EmbeddingService on a free loopback port, SERVING; yields its address."""
+    """A real EmbeddingService on `port` (default: a free loopback port), SERVING; yields its
+    address."""
     from grpc_health.v1 import health_pb2
 
     from veritas_embedding.servicer import registrar
 
     batcher = DynamicBatcher(embedder, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms)
-    settings = VeritasSettings(port=free_port(), metrics_port=-1)
+    settings = VeritasSettings(port=port or free_port(), metrics_port=-1)
     register = registrar(batcher, max_texts=512, max_chars=20_000)
     server, health, names, port = await start_server("embedding", settings, register)
     batcher.start()

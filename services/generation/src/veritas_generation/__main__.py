@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 
-from veritas_common.server import run_service
+from veritas_common.server import ServiceApp
+
+# Models come from installed packages and the data directory, never from a hub; set before
+# transformers is imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from veritas_generation.config import GenerationSettings
+from veritas_generation.metrics import PrometheusStatLogger
+from veritas_generation.service import build_engine, registrar
 
 
-def main() -> None:
-    # Models come from installed packages and the data directory, never from a hub.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from veritas_generation.config import GenerationSettings
-    from veritas_generation.metrics import PrometheusStatLogger
-    from veritas_generation.service import build_engine, registrar
-
-    settings = GenerationSettings()
+def build_app(settings: GenerationSettings) -> ServiceApp:
+    """The service as `main` runs it; the engine loads its model in warm-up."""
     engine = build_engine(settings, PrometheusStatLogger())
 
     async def warm_up() -> None:
@@ -24,7 +26,11 @@ def main() -> None:
     async def on_stop() -> None:
         await asyncio.to_thread(engine.close)
 
-    run_service("generation", settings, registrar(engine), warm_up, on_stop)
+    return ServiceApp("generation", settings, registrar(engine), warm_up, on_stop)
+
+
+def main() -> None:
+    build_app(GenerationSettings()).run()
 
 
 if __name__ == "__main__":

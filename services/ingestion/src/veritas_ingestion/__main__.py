@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any
 
-import grpc
-
-from veritas.v1 import retrieval_pb2_grpc, vision_pb2_grpc
-from veritas_common.client import Peer
-from veritas_common.server import run_service
+from veritas_common.clients import RetrievalClient, VisionClient
+from veritas_common.server import ServiceApp
 from veritas_ingestion.chunker import StructureChunker
 from veritas_ingestion.config import IngestionSettings
 from veritas_ingestion.images import VisionImageReader
@@ -20,13 +15,11 @@ from veritas_ingestion.servicer import registrar
 from veritas_ingestion.store import DocumentStore
 
 
-def build_ingestor(
-    settings: IngestionSettings,
-    retrieval: Peer[retrieval_pb2_grpc.RetrievalServiceStub],
-    vision: Peer[vision_pb2_grpc.VisionServiceStub],
-) -> DocumentIngestor:
+def build_app(settings: IngestionSettings) -> ServiceApp:
     """The production wiring: SQLite store under the data dir, retrieval and vision peers."""
-    return DocumentIngestor(
+    retrieval = RetrievalClient(settings.retrieval_addr, settings)
+    vision = VisionClient(settings.vision_addr, settings)
+    ingestor = DocumentIngestor(
         store=DocumentStore(settings.data_dir / "ingestion" / "documents.sqlite3"),
         index=RetrievalIndexWriter(
             retrieval,
@@ -38,45 +31,17 @@ def build_ingestor(
         max_document_bytes=settings.max_document_bytes,
     )
 
-
-def service(
-    settings: IngestionSettings,
-) -> tuple[
-    Callable[[grpc.aio.Server], list[str]],
-    Callable[[], Coroutine[Any, Any, None]],
-    Callable[[], Coroutine[Any, Any, None]],
-]:
-    """`register`, `warm_up` and `on_stop` for `run_service`. Peers are created in `register`,
-    which runs inside the server's event loop: gRPC aio channels bind to the loop that
-    creates them."""
-    peers: list[Peer] = []
-    ingestors: list[DocumentIngestor] = []
-
-    def register(server: grpc.aio.Server) -> list[str]:
-        retrieval = Peer.from_settings(
-            "retrieval", settings.retrieval_addr, retrieval_pb2_grpc.RetrievalServiceStub, settings
-        )
-        vision = Peer.from_settings(
-            "vision", settings.vision_addr, vision_pb2_grpc.VisionServiceStub, settings
-        )
-        peers.extend([retrieval, vision])
-        ingestors.append(build_ingestor(settings, retrieval, vision))
-        return registrar(ingestors[0])(server)
-
     async def warm_up() -> None:
-        await asyncio.to_thread(ingestors[0].warm_up)
+        await asyncio.to_thread(ingestor.warm_up)
 
     async def on_stop() -> None:
-        for peer in peers:
-            await peer.close()
+        await asyncio.gather(retrieval.close(), vision.close())
 
-    return register, warm_up, on_stop
+    return ServiceApp("ingestion", settings, registrar(ingestor), warm_up, on_stop)
 
 
 def main() -> None:
-    settings = IngestionSettings()
-    register, warm_up, on_stop = service(settings)
-    run_service("ingestion", settings, register, warm_up, on_stop)
+    build_app(IngestionSettings()).run()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from enum import Enum
 
+from veritas_common.contract import Modality  # how a block's text was obtained
+
 BLOCK_SEPARATOR = "\n\n"
 ROW_SEPARATOR = "\n"
 CELL_SEPARATOR = " | "
@@ -21,14 +23,6 @@ _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 # Control characters other than whitespace (left over from PDFs and legacy encodings).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _WHITESPACE = re.compile(r"\s+")
-
-
-class Modality(Enum):
-    """How a block's text was obtained (mirrors `veritas.v1.Modality`)."""
-
-    TEXT = 1
-    TABLE = 2
-    OCR = 3
 
 
 class BlockKind(Enum):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from veritas.v1 import vision_pb2, vision_pb2_grpc
-from veritas_common.client import Peer
+from veritas.v1 import vision_pb2
+from veritas_common.clients import VisionClient
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,12 @@ class VisionImageReader:
     """Sends images to `VisionService.Analyze`; its errors come back as domain errors that
     name the vision peer (undecodable image -> InvalidArgument, down -> PeerUnavailable)."""
 
-    def __init__(self, peer: Peer[vision_pb2_grpc.VisionServiceStub]) -> None:
-        self.peer = peer
+    def __init__(self, client: VisionClient) -> None:
+        self.client = client
 
     async def read(self, image: bytes, mime_type: str) -> OcrPage:
-        reply = await self.peer.call(
-            "Analyze", vision_pb2.AnalyzeRequest(image=image, mime_type=mime_type)
+        reply = await self.client.analyze(
+            vision_pb2.AnalyzeRequest(image=image, mime_type=mime_type)
         )
         return OcrPage(
             lines=[

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
-from veritas.v1 import common_pb2, retrieval_pb2, retrieval_pb2_grpc
-from veritas_common.client import Peer
+from veritas.v1 import common_pb2, retrieval_pb2
+from veritas_common.clients import RetrievalClient
 from veritas_ingestion.document import Modality
 
 
@@ -63,7 +63,7 @@ def chunk_to_proto(chunk: Chunk) -> common_pb2.Chunk:
         text=chunk.text,
         published_at=chunk.published_at,
         ingested_at=chunk.ingested_at,
-        modality=cast(common_pb2.Modality, chunk.modality.value),  # the same numbering
+        modality=chunk.modality.to_proto(),
         confidence=chunk.confidence,
         language=chunk.language,
     )
@@ -75,12 +75,12 @@ class RetrievalIndexWriter:
 
     def __init__(
         self,
-        peer: Peer[retrieval_pb2_grpc.RetrievalServiceStub],
+        client: RetrievalClient,
         *,
         batch_size: int = 64,
         upsert_timeout_s: float | None = None,
     ) -> None:
-        self.peer = peer
+        self.client = client
         self.batch_size = max(1, batch_size)
         self.upsert_timeout_s = upsert_timeout_s
 
@@ -88,16 +88,12 @@ class RetrievalIndexWriter:
         written = 0
         for i in range(0, len(chunks), self.batch_size):
             batch = [chunk_to_proto(c) for c in chunks[i : i + self.batch_size]]
-            reply = await self.peer.call(
-                "Upsert",
-                retrieval_pb2.UpsertRequest(chunks=batch),
-                timeout_s=self.upsert_timeout_s,
+            reply = await self.client.upsert(
+                retrieval_pb2.UpsertRequest(chunks=batch), timeout_s=self.upsert_timeout_s
             )
             written += reply.upserted
         return written
 
     async def delete(self, doc_id: str, tenant: str) -> int:
-        reply = await self.peer.call(
-            "Delete", retrieval_pb2.DeleteRequest(doc_id=doc_id, tenant=tenant)
-        )
+        reply = await self.client.delete(retrieval_pb2.DeleteRequest(doc_id=doc_id, tenant=tenant))
         return int(reply.deleted)

@@ -17,11 +17,12 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from veritas_common.contract import MAX_QUESTION_CHARS, MAX_TOP_K, SearchMode
 from veritas_common.errors import InvalidArgument, PeerUnavailable, VeritasError
 from veritas_common.logs import new_request_id, request_id_var
 from veritas_mcp.config import McpSettings
 from veritas_mcp.metrics import TOOL_CALLS, TOOL_DURATION
-from veritas_mcp.tools import MAX_TOP_K, AgentTools, SearchModeName
+from veritas_mcp.tools import AgentTools
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,16 @@ async def _observed(tool: str, work: Awaitable[T]) -> T:
         TOOL_DURATION.labels(tool).observe(time.perf_counter() - start)
 
 
+# The search modes, inline in the tool's input schema (AgentTools.search validates them).
+MODES: dict[str, Any] = {"enum": [mode.value for mode in SearchMode]}
+
+
 def build_server(settings: McpSettings) -> MCPServer[None]:
     """The MCP server with its tools; the agent channel lives for the server's lifespan."""
     tools = AgentTools(settings)
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[None]) -> AsyncIterator[None]:
-        await tools.open()
         try:
             yield None
         finally:
@@ -80,10 +84,14 @@ def build_server(settings: McpSettings) -> MCPServer[None]:
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
     async def search(
-        query: Annotated[str, Field(description="What to look for.")],
+        query: Annotated[
+            str, Field(max_length=MAX_QUESTION_CHARS, description="What to look for.")
+        ],
         top_k: Annotated[int, Field(ge=1, le=MAX_TOP_K, description="Number of results.")] = 5,
         collection: Annotated[str, Field(description="Collection; all when empty.")] = "",
-        mode: Annotated[SearchModeName, Field(description="Retrieval scoring.")] = "hybrid",
+        mode: Annotated[str, Field(description="Retrieval scoring.", json_schema_extra=MODES)] = (
+            SearchMode.HYBRID.value
+        ),
         rerank: Annotated[bool, Field(description="Rerank candidates first.")] = True,
     ) -> list[dict[str, Any]]:
         """Searches the ingested documents. Returns passages best first, each with chunk_id,
@@ -92,7 +100,9 @@ def build_server(settings: McpSettings) -> MCPServer[None]:
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
     async def ask(
-        question: Annotated[str, Field(description="The question to answer.")],
+        question: Annotated[
+            str, Field(max_length=MAX_QUESTION_CHARS, description="The question to answer.")
+        ],
         collection: Annotated[str, Field(description="Collection; all when empty.")] = "",
     ) -> dict[str, Any]:
         """Answers a question from the ingested documents only. Returns answer_id, status

@@ -1,97 +1,79 @@
-"""The work behind the MCP tools: requests to the agent, answers rendered as the same JSON the
-gateway returns (`veritas_common.rendering`). No MCP types here, so it tests without MCP."""
+"""The work behind the MCP tools: requests to the agent, answers as the same JSON the gateway
+returns (`veritas_common.schemas`). No MCP types here, so it tests without MCP."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from veritas.v1 import agent_pb2, agent_pb2_grpc, retrieval_pb2
-from veritas_common.client import Peer
+from veritas.v1 import agent_pb2
+from veritas_common import schemas
+from veritas_common.clients import AgentClient, ask_request, search_request
+from veritas_common.contract import MAX_QUESTION_CHARS, MAX_TOP_K, SearchMode
 from veritas_common.errors import InvalidArgument
-from veritas_common.rendering import answer_to_dict, calculation_to_dict, search_result_to_dict
 from veritas_mcp.config import McpSettings
 
-SearchModeName = Literal["hybrid", "bm25", "dense"]
 
-_SEARCH_MODES: dict[str, retrieval_pb2.SearchMode] = {
-    "hybrid": retrieval_pb2.SEARCH_MODE_HYBRID,
-    "bm25": retrieval_pb2.SEARCH_MODE_BM25,
-    "dense": retrieval_pb2.SEARCH_MODE_DENSE,
-}
-MAX_TOP_K = 100
+def _text(name: str, value: str, max_chars: int | None = None) -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidArgument(f"{name} must not be empty")
+    if max_chars is not None and len(value) > max_chars:
+        raise InvalidArgument(f"{name} is longer than {max_chars} characters")
+    return value
 
 
 class AgentTools:
-    """`search`, `ask` and `calculate` against the agent service. Config in `__init__`; the
-    gRPC channel opens in `open()`, inside the event loop that will use it."""
+    """`search`, `ask` and `calculate` against the agent service (its channel opens on the
+    first call, in the event loop that makes it)."""
 
     def __init__(self, settings: McpSettings) -> None:
         self.settings = settings
-        self._agent: Peer[agent_pb2_grpc.AgentServiceStub] | None = None
-
-    async def open(self) -> None:
-        self._agent = Peer.from_settings(
-            "agent", self.settings.agent_addr, agent_pb2_grpc.AgentServiceStub, self.settings
-        )
+        self.agent = AgentClient(settings.agent_addr, settings)
 
     async def close(self) -> None:
-        if self._agent is not None:
-            await self._agent.close()
-            self._agent = None
-
-    @property
-    def agent(self) -> Peer[agent_pb2_grpc.AgentServiceStub]:
-        if self._agent is None:
-            raise RuntimeError("AgentTools.open() was not called")
-        return self._agent
+        await self.agent.close()
 
     async def search(
         self,
         query: str,
         top_k: int = 5,
         collection: str = "",
-        mode: SearchModeName = "hybrid",
+        mode: SearchMode | str = SearchMode.HYBRID,
         rerank: bool = True,
     ) -> list[dict[str, Any]]:
         """Chunks most relevant to `query`, best first, as the gateway's /v1/search results."""
-        query = query.strip()
-        if not query:
-            raise InvalidArgument("query must not be empty")
+        query = _text("query", query, MAX_QUESTION_CHARS)
         if not 1 <= top_k <= MAX_TOP_K:
             raise InvalidArgument(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
-        if mode not in _SEARCH_MODES:
-            raise InvalidArgument(f"mode must be one of {', '.join(_SEARCH_MODES)}, got {mode!r}")
-        request = agent_pb2.AgentServiceSearchRequest(
-            query=query,
+        try:
+            search_mode = SearchMode(mode)
+        except ValueError:
+            names = ", ".join(SearchMode)
+            raise InvalidArgument(f"mode must be one of {names}, got {mode!r}") from None
+        request = search_request(
+            query,
             top_k=top_k,
             tenant=self.settings.tenant,
             collection=collection.strip(),
-            mode=_SEARCH_MODES[mode],
+            mode=search_mode,
             rerank=rerank,
         )
-        reply = await self.agent.call("Search", request)
-        return [search_result_to_dict(result) for result in reply.results]
+        reply = await self.agent.search(request)
+        return [schemas.SearchResult.from_proto(r).model_dump(mode="json") for r in reply.results]
 
     async def ask(self, question: str, collection: str = "") -> dict[str, Any]:
         """A cited, verified answer, as the gateway's /v1/ask body."""
-        question = question.strip()
-        if not question:
-            raise InvalidArgument("question must not be empty")
-        request = agent_pb2.AskRequest(
-            question=question,
+        request = ask_request(
+            _text("question", question, MAX_QUESTION_CHARS),
             tenant=self.settings.tenant,
-            collection=collection.strip(),
             caller=self.settings.caller,
+            collection=collection.strip(),
         )
-        reply = await self.agent.call("Ask", request, timeout_s=self.settings.ask_timeout_s)
-        return answer_to_dict(reply.answer)
+        reply = await self.agent.ask(request, timeout_s=self.settings.ask_timeout_s)
+        return schemas.Answer.from_proto(reply.answer).model_dump(mode="json")
 
     async def calculate(self, expression: str) -> dict[str, Any]:
         """The calculator's result, as the gateway's /v1/calculate body."""
-        expression = expression.strip()
-        if not expression:
-            raise InvalidArgument("expression must not be empty")
-        reply = await self.agent.call(
-            "Calculate", agent_pb2.CalculateRequest(expression=expression)
-        )
-        return calculation_to_dict(reply)
+        request = agent_pb2.CalculateRequest(expression=_text("expression", expression))
+        reply = await self.agent.calculate(request)
+        return schemas.CalculateResponse.from_proto(reply).model_dump(mode="json")

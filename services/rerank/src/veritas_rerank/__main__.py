@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from veritas_common.embedding_client import EmbeddingClient
-from veritas_common.server import run_service
+from veritas_common.clients import EmbeddingClient
+from veritas_common.server import ServiceApp
 from veritas_rerank.config import RerankSettings
 from veritas_rerank.reranker import CrossEncoderReranker, EmbeddingSimilarityReranker, Reranker
 from veritas_rerank.servicer import registrar
@@ -31,15 +31,19 @@ def build_reranker(settings: RerankSettings) -> tuple[Reranker, EmbeddingClient 
     ), client
 
 
-def main() -> None:
-    settings = RerankSettings()
+def build_app(settings: RerankSettings) -> ServiceApp:
+    """The service as `main` runs it; building does no I/O (the model loads in warm-up)."""
     reranker, client = build_reranker(settings)
 
     async def on_stop() -> None:
         if client is not None:
             await client.close()
 
-    run_service("rerank", settings, registrar(reranker), reranker.warm_up, on_stop)
+    return ServiceApp("rerank", settings, registrar(reranker), reranker.warm_up, on_stop)
+
+
+def main() -> None:
+    build_app(RerankSettings()).run()
 
 
 if __name__ == "__main__":

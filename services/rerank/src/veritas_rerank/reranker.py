@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from veritas_common.embedding_client import Embeddings, EmbedKind
+from veritas_common.clients import TextEmbedder
+from veritas_common.contract import EmbedKind
 from veritas_common.errors import FailedPrecondition, InvalidArgument, TooLarge, VeritasError
 from veritas_rerank import metrics
 
@@ -132,10 +133,9 @@ class CrossEncoderReranker(Reranker):
         return [float(s) for s in np.asarray(scores, dtype=np.float64).reshape(-1)]
 
 
-class TextEmbedder(Protocol):
-    """What the fallback needs from the embedding service (`EmbeddingClient` provides it)."""
-
-    async def embed(self, texts: Sequence[str], kind: EmbedKind) -> Embeddings: ...
+class WaitableEmbedder(TextEmbedder, Protocol):
+    """What the fallback needs from the embedding service (`EmbeddingClient` provides it): it
+    also waits for the service at start-up."""
 
     async def wait_ready(self, timeout_s: float) -> None: ...
 
@@ -150,7 +150,7 @@ class EmbeddingSimilarityReranker(Reranker):
 
     def __init__(
         self,
-        embedder: TextEmbedder,
+        embedder: WaitableEmbedder,
         *,
         peer_wait_s: float = 600.0,
         max_candidates: int = 512,

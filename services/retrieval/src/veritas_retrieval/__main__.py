@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from veritas_common.embedding_client import EmbeddingClient
-from veritas_common.server import run_service
+from veritas_common.clients import EmbeddingClient
+from veritas_common.server import ServiceApp
 from veritas_retrieval.config import RetrievalSettings
-from veritas_retrieval.index import LanceChunkIndex
+from veritas_retrieval.lance_index import LanceChunkIndex
 from veritas_retrieval.retriever import Retriever
 from veritas_retrieval.servicer import registrar
 
 
-def main() -> None:
-    settings = RetrievalSettings()
+def build_app(settings: RetrievalSettings) -> ServiceApp:
+    """The service as `main` runs it; building does no I/O (the model loads in warm-up)."""
     index = LanceChunkIndex(
         settings.data_dir / "retrieval",
         alpha=settings.retrieval_hybrid_alpha,
@@ -34,7 +34,11 @@ def main() -> None:
         await embeddings.close()
         index.close()
 
-    run_service("retrieval", settings, registrar(retriever), retriever.warm_up, on_stop)
+    return ServiceApp("retrieval", settings, registrar(retriever), retriever.warm_up, on_stop)
+
+
+def main() -> None:
+    build_app(RetrievalSettings()).run()
 
 
 if __name__ == "__main__":

@@ -6,28 +6,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 
-from veritas_common.embedding_client import Embeddings, EmbedKind
+from veritas_common.clients import TextEmbedder
+from veritas_common.contract import EmbedKind, SearchMode
 from veritas_common.errors import FailedPrecondition, InvalidArgument, TooLarge
 from veritas_retrieval import metrics
-from veritas_retrieval.index import (
+from veritas_retrieval.chunk_index import ChunkIndex
+from veritas_retrieval.models import (
     DEFAULT_TENANT,
     MODALITY_TEXT,
-    ChunkIndex,
     ChunkRecord,
     ScoredChunk,
-    SearchMode,
     SearchScope,
 )
-
-
-class TextEmbedder(Protocol):
-    """What the retriever needs from the embedding service (`EmbeddingClient` provides it)."""
-
-    async def embed(self, texts: Sequence[str], kind: EmbedKind) -> Embeddings: ...
 
 
 class Retriever:

@@ -5,20 +5,15 @@ from __future__ import annotations
 import grpc
 
 from veritas.v1 import common_pb2, retrieval_pb2, retrieval_pb2_grpc
-from veritas_retrieval.index import (
+from veritas_common.contract import SearchMode
+from veritas_retrieval.models import (
     CHUNK_FIELDS,
     DEFAULT_TENANT,
     ChunkRecord,
     ScoredChunk,
-    SearchMode,
     SearchScope,
 )
 from veritas_retrieval.retriever import Retriever
-
-_MODES = {
-    retrieval_pb2.SEARCH_MODE_BM25: SearchMode.BM25,
-    retrieval_pb2.SEARCH_MODE_DENSE: SearchMode.DENSE,
-}  # UNSPECIFIED and HYBRID are hybrid
 
 
 def chunk_from_proto(chunk: common_pb2.Chunk) -> ChunkRecord:
@@ -72,7 +67,8 @@ class RetrievalServicer(retrieval_pb2_grpc.RetrievalServiceServicer):
             request.query,
             top_k=request.top_k,
             scope=scope,
-            mode=_MODES.get(request.mode, SearchMode.HYBRID),
+            # UNSPECIFIED (and a mode this build does not know) means the default, hybrid.
+            mode=SearchMode.from_proto(request.mode) or SearchMode.HYBRID,
         )
         return retrieval_pb2.SearchResponse(results=[scored_to_proto(r) for r in results])
 

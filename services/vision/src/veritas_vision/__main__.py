@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from veritas_common.server import run_service
+from veritas_common.server import ServiceApp
 from veritas_vision.config import VisionSettings
 from veritas_vision.ocr import RapidOcrAnalyzer
 from veritas_vision.servicer import registrar
 
 
-def main() -> None:
-    settings = VisionSettings()
+def build_app(settings: VisionSettings) -> ServiceApp:
+    """The service as `main` runs it; building does no I/O (the model loads in warm-up)."""
     analyzer = RapidOcrAnalyzer(
         min_confidence=settings.ocr_min_confidence,
         max_image_pixels=settings.max_image_pixels,
@@ -21,7 +21,11 @@ def main() -> None:
     async def warm_up() -> None:
         await asyncio.to_thread(analyzer.warm_up)
 
-    run_service("vision", settings, registrar(analyzer), warm_up)
+    return ServiceApp("vision", settings, registrar(analyzer), warm_up)
+
+
+def main() -> None:
+    build_app(VisionSettings()).run()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from veritas_common import schemas
 from veritas_gateway import protocol
 from veritas_gateway.auth import CallerDep, require_caller
 from veritas_gateway.dependencies import ServiceDep
@@ -16,7 +17,7 @@ router = APIRouter(
 )
 
 
-@router.post("/ask", response_model=protocol.Answer)
+@router.post("/ask", response_model=schemas.Answer)
 async def ask(body: protocol.AskRequest, caller: CallerDep, service: ServiceDep) -> Any:
     """Answers a question from the ingested documents. Every claim cites evidence down to the
     character span; unsupported claims are removed; with no supported claim the status is

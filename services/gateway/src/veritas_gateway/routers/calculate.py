@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from veritas_common import schemas
 from veritas_gateway import protocol
 from veritas_gateway.auth import require_caller
 from veritas_gateway.dependencies import ServiceDep
@@ -19,7 +20,7 @@ router = APIRouter(
 )
 
 
-@router.post("/calculate", response_model=protocol.CalculateResponse)
+@router.post("/calculate", response_model=schemas.CalculateResponse)
 async def calculate(body: protocol.CalculateRequest, service: ServiceDep) -> Any:
     """Evaluates an arithmetic expression ("(3,233 - 2,977) / 2,977": thousands separators,
     `%`, parentheses, + - * /, unary minus) or a program, FinQA ("subtract(5829, 5735),

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from starlette.datastructures import UploadFile
 
-from veritas_gateway import protocol
+from veritas_common import schemas
 from veritas_gateway.auth import CallerDep, require_caller
 from veritas_gateway.dependencies import ServiceDep
 from veritas_gateway.errors import ERROR_RESPONSES
@@ -62,7 +62,7 @@ def _source_name(filename: str) -> str:
     return filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
 
 
-@router.post("", response_model=protocol.UploadResponse, openapi_extra=_UPLOAD_BODY)
+@router.post("", response_model=schemas.UploadResponse, openapi_extra=_UPLOAD_BODY)
 async def upload_documents(request: Request, caller: CallerDep, service: ServiceDep) -> Any:
     """Parses, chunks and indexes the uploaded files; one entry per file, in order. Re-uploading
     the same bytes is a no-op (`status: unchanged`). A file that cannot be parsed fails the
@@ -94,7 +94,7 @@ async def upload_documents(request: Request, caller: CallerDep, service: Service
         return await service.ingest(uploads, collection.strip(), caller)
 
 
-@router.get("", response_model=protocol.DocumentList)
+@router.get("", response_model=schemas.DocumentList)
 async def list_documents(
     caller: CallerDep,
     service: ServiceDep,
@@ -104,14 +104,14 @@ async def list_documents(
     return await service.list_documents(collection, caller)
 
 
-@router.get("/{doc_id}", response_model=protocol.Document)
+@router.get("/{doc_id}", response_model=schemas.Document)
 async def get_document(doc_id: DocId, caller: CallerDep, service: ServiceDep) -> Any:
     """One document with its normalised text: every evidence `quote` equals
     `text[char_start:char_end]`."""
     return await service.get_document(doc_id, caller)
 
 
-@router.delete("/{doc_id}", response_model=protocol.DeletedDocument)
+@router.delete("/{doc_id}", response_model=schemas.DeletedDocument)
 async def delete_document(doc_id: DocId, caller: CallerDep, service: ServiceDep) -> Any:
     """Removes a document and its chunks from the index."""
     return await service.delete_document(doc_id, caller)

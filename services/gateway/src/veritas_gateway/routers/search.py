@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from veritas_common import schemas
 from veritas_gateway import protocol
 from veritas_gateway.auth import CallerDep, require_caller
 from veritas_gateway.dependencies import ServiceDep
@@ -16,7 +17,7 @@ router = APIRouter(
 )
 
 
-@router.post("/search", response_model=protocol.SearchResponse)
+@router.post("/search", response_model=schemas.SearchResponse)
 async def search(body: protocol.SearchRequest, caller: CallerDep, service: ServiceDep) -> Any:
     """The chunks most relevant to a query, best first; each `text` equals the document's
     `text[char_start:char_end]`."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from veritas_common import schemas
 from veritas_gateway import protocol
 from veritas_gateway.auth import require_caller
 from veritas_gateway.dependencies import ServiceDep
@@ -17,7 +18,7 @@ router = APIRouter(
 )
 
 
-@router.post("/verify", response_model=protocol.VerifyResponse)
+@router.post("/verify", response_model=schemas.VerifyResponse)
 async def verify(body: protocol.VerifyRequest, service: ServiceDep) -> Any:
     """Whether the evidence texts support the claim, judged by the verifier `/v1/ask` uses:
     SUPPORTED, UNSUPPORTED or CONTRADICTED, with a score in [0, 1] and the verifier's name."""

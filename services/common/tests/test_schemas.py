@@ -1,11 +1,19 @@
-"""The public JSON of an answer: exact field names and enum spellings."""
+"""The public JSON of the answer contract: exact field names and enum spellings, built from the
+protos in one place and read back unchanged (the contract tests of every front door)."""
 
 from __future__ import annotations
 
 import json
 
-from veritas.v1 import agent_pb2, common_pb2
-from veritas_common.rendering import answer_to_dict
+import pytest
+
+from veritas.v1 import agent_pb2, common_pb2, ingestion_pb2
+from veritas_common.errors import VeritasError
+from veritas_common.schemas import Answer, IngestedDocument, SearchResult, VerifyResponse
+
+
+def answer_to_dict(answer: agent_pb2.Answer) -> dict:
+    return Answer.from_proto(answer).model_dump(mode="json")
 
 
 def test_answer_json_has_the_contract_fields():
@@ -92,3 +100,52 @@ def test_refused_answer_has_reason_and_no_data():
     assert body["status"] == "REFUSED"
     assert body["refusal_reason"] == "no evidence"
     assert body["data"] is None and body["claims"] == []
+
+
+def test_unverified_claim_has_null_support_and_json_reads_back_unchanged():
+    answer = agent_pb2.Answer(
+        answer_id="a2",
+        status=agent_pb2.ANSWER_STATUS_ANSWERED,
+        claims=[agent_pb2.Claim(text="x", citations=["E1"], score=0.123456789)],
+    )
+    body = answer_to_dict(answer)
+    assert body["claims"][0]["support"] is None
+    assert body["claims"][0]["score"] == 0.123457
+    # What a client (the CLI, MCP, the evaluation harness) reads back is the same answer.
+    assert Answer.model_validate(json.loads(json.dumps(body))) == Answer.from_proto(answer)
+
+
+def test_an_answer_without_status_or_a_verdict_is_an_error_not_a_guess():
+    with pytest.raises(VeritasError, match="without a status"):
+        Answer.from_proto(agent_pb2.Answer(answer_id="a3"))
+    with pytest.raises(VeritasError, match="no verdict"):
+        VerifyResponse.from_proto(agent_pb2.VerifyResponse(score=0.5))
+
+
+def test_ingest_status_is_lower_case_and_required():
+    reply = ingestion_pb2.IngestResponse(
+        doc_id="d", source="a.md", status=ingestion_pb2.INGEST_STATUS_UNCHANGED, chunks=3
+    )
+    assert IngestedDocument.from_proto(reply).model_dump() == {
+        "doc_id": "d",
+        "source": "a.md",
+        "status": "unchanged",
+        "chunks": 3,
+    }
+    with pytest.raises(VeritasError, match="no status"):
+        IngestedDocument.from_proto(ingestion_pb2.IngestResponse(source="b.md"))
+
+
+def test_search_result_json_has_the_contract_fields():
+    assert list(SearchResult.model_fields) == [
+        "chunk_id",
+        "doc_id",
+        "source",
+        "title",
+        "section_path",
+        "page",
+        "char_start",
+        "char_end",
+        "text",
+        "score",
+    ]

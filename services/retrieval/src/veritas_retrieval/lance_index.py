@@ -1,7 +1,7 @@
-"""The chunk index: domain types, the `ChunkIndex` interface and its LanceDB backend.
+"""The LanceDB backend of `ChunkIndex`: embedded tables on local disk, one per tenant.
 
-The index stores every chunk field plus its vector, scoped by tenant. Vectors come from the
-caller (the retriever embeds through the embedding service), so the index never loads a model.
+The index stores every chunk field plus its vector. Vectors come from the caller (the retriever
+embeds through the embedding service), so the index never loads a model.
 """
 
 from __future__ import annotations
@@ -11,121 +11,28 @@ import json
 import logging
 import os
 import threading
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from datetime import timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from veritas_common.contract import SearchMode
 from veritas_common.errors import FailedPrecondition
+from veritas_retrieval.chunk_index import ChunkIndex
 from veritas_retrieval.fusion import relative_score_fusion
+from veritas_retrieval.models import (
+    CHUNK_FIELDS,
+    DEFAULT_TENANT,
+    MODALITY_TEXT,
+    ChunkRecord,
+    ScoredChunk,
+    SearchScope,
+)
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TENANT = "default"
-# Proto Modality values; UNSPECIFIED (0) is stored as TEXT, as the proto says it is treated.
-MODALITY_TEXT = 1
-
-
-@dataclass
-class ChunkRecord:
-    """A chunk as stored; mirrors `veritas.v1.Chunk` field for field."""
-
-    chunk_id: str
-    doc_id: str
-    text: str
-    ordinal: int = 0
-    tenant: str = DEFAULT_TENANT
-    collection: str = ""
-    source: str = ""
-    title: str = ""
-    section_path: list[str] = field(default_factory=list)
-    page: int = 0
-    char_start: int = 0
-    char_end: int = 0
-    published_at: str = ""
-    ingested_at: str = ""
-    modality: int = MODALITY_TEXT
-    confidence: float = 0.0
-    language: str = ""
-
-
-CHUNK_FIELDS = tuple(f.name for f in fields(ChunkRecord))
-
-
-class SearchMode(StrEnum):
-    HYBRID = "hybrid"
-    BM25 = "bm25"
-    DENSE = "dense"
-
-
-@dataclass(frozen=True)
-class SearchScope:
-    """Which chunks a search may see: one tenant, optionally one collection, and filters
-    (empty tuples match everything)."""
-
-    tenant: str = DEFAULT_TENANT
-    collection: str = ""
-    sources: tuple[str, ...] = ()
-    doc_ids: tuple[str, ...] = ()
-    modalities: tuple[int, ...] = ()
-
-
-@dataclass
-class ScoredChunk:
-    """A search result: `score` ranks (fused, BM25 or cosine by mode); `bm25_score` is 0 for
-    chunks that were not among the lexical matches; `dense_score` is the exact cosine."""
-
-    chunk: ChunkRecord
-    score: float
-    bm25_score: float
-    dense_score: float
-
-
-class ChunkIndex(ABC):
-    """A persistent chunk index with lexical, vector and hybrid search. Blocking methods;
-    call them from a worker thread. `open()` is the warm-up."""
-
-    @abstractmethod
-    def open(self) -> None:
-        """Opens (or prepares to create) the on-disk index."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Releases the index; `open()` may be called again."""
-
-    @property
-    @abstractmethod
-    def embedding_model(self) -> str | None:
-        """Model id of the vectors in the index; None while it is empty and new."""
-
-    @abstractmethod
-    def upsert(self, chunks: Sequence[ChunkRecord], vectors: np.ndarray, model: str) -> int:
-        """Adds chunks, replacing those with the same (tenant, chunk_id); returns the count."""
-
-    @abstractmethod
-    def delete(self, tenant: str, doc_id: str) -> int:
-        """Removes every chunk of a tenant's document; returns how many were removed."""
-
-    @abstractmethod
-    def count(self) -> int:
-        """Chunks in the index, all tenants."""
-
-    @abstractmethod
-    def search(
-        self,
-        query: str,
-        query_vector: np.ndarray,
-        scope: SearchScope,
-        mode: SearchMode,
-        top_k: int,
-    ) -> list[ScoredChunk]:
-        """The `top_k` best chunks in `scope`, best first; empty when nothing matches."""
-
 
 # Tables are named "chunks_<hash of tenant>".
 _TABLE_PREFIX = "chunks_"
