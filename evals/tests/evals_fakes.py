@@ -43,8 +43,9 @@ def _document(source: str, collection: str) -> dict[str, Any]:
     return summary.model_dump(mode="json")
 
 
-def _evidence(evidence_id: str, source: str, quote: str) -> dict[str, Any]:
-    evidence = schemas.Evidence(
+def evidence(evidence_id: str, source: str, quote: str) -> schemas.Evidence:
+    """A cited span of `source` as the gateway returns it (scores and offsets are fixed)."""
+    return schemas.Evidence(
         id=evidence_id,
         chunk_id=f"{source}:0",
         doc_id=source,
@@ -58,7 +59,6 @@ def _evidence(evidence_id: str, source: str, quote: str) -> dict[str, Any]:
         retrieval_score=1.0,
         rerank_score=0.0,
     )
-    return evidence.model_dump(mode="json")
 
 
 class FakeGateway:
@@ -185,7 +185,7 @@ class FakeGateway:
                 "answer": best,
                 "refusal_reason": None,
                 "claims": [{"text": best, "citations": ["E1"], "support": support, "score": 1.0}],
-                "evidence": [_evidence("E1", source, best)],
+                "evidence": [evidence("E1", source, best).model_dump(mode="json")],
             }
             if body.get("data_schema"):
                 number = float((re.findall(r"\d+(?:\.\d+)?", best) or ["1"])[0])

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from evals_fakes import evidence as fake_evidence
 
 from veritas_common.contract import AnswerStatus
-from veritas_common.schemas import Answer, Claim, Evidence, Usage
+from veritas_common.schemas import Answer, Claim, Usage
 from veritas_evals import metrics as m
 from veritas_evals.baselines import WordOverlapBaseline, content_words
 
@@ -154,23 +155,7 @@ def _answer(claims, evidence) -> Answer:
         status=AnswerStatus.ANSWERED,
         answer=" ".join(t for t, _ in claims),
         claims=[Claim(text=t, citations=c, support=None, score=0.0) for t, c in claims],
-        evidence=[
-            Evidence(
-                id=f"E{i}",
-                chunk_id=f"{s}:0",
-                doc_id=s,
-                source=s,
-                title="",
-                section_path=[],
-                page=0,
-                char_start=0,
-                char_end=len(q),
-                quote=q,
-                retrieval_score=0.0,
-                rerank_score=0.0,
-            )
-            for i, (s, q) in enumerate(evidence, 1)
-        ],
+        evidence=[fake_evidence(f"E{i}", s, q) for i, (s, q) in enumerate(evidence, 1)],
         refusal_reason=None,
         data=None,
         usage=Usage(

@@ -108,6 +108,13 @@ class TaskContext:
             self.results.skipped[task] = f"{err} (endpoint not on this gateway)"
             return None
 
+    def dataset_or_skip(self, task: str, name: str) -> Any:
+        """The loaded dataset `name`, or None with `task` recorded as skipped for want of it."""
+        dataset = self.datasets.get(name)
+        if dataset is None:
+            self.results.skipped[task] = f"{name} not selected or no {name}/ under the data folder"
+        return dataset
+
     def sample(self, items: Sequence[Any]) -> list[Any]:
         """The configured number of `items`, drawn with the configured seed."""
         return sample(items, self.config.limit, self.config.seed)

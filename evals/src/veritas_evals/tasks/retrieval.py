@@ -39,11 +39,8 @@ class RetrievalTask:
 
     def run(self, ctx: TaskContext) -> None:
         """Searches every sampled claim with evidence in each mode and scores the rankings."""
-        scifact: SciFact | None = ctx.datasets.get("scifact")
+        scifact: SciFact | None = ctx.dataset_or_skip(self.name, "scifact")
         if scifact is None:
-            ctx.results.skipped[self.name] = (
-                "scifact not selected or no scifact/ under the data folder"
-            )
             return
         ctx.ingest_scifact()
         cases = scifact.retrieval_cases(ctx.scifact_claims)

@@ -55,9 +55,8 @@ class StructuredTask:
 
     def run(self, ctx: TaskContext) -> None:
         """Ingests the sampled questions' contexts and asks each question with a schema."""
-        tatqa: TatQA | None = ctx.datasets.get("tatqa")
+        tatqa: TatQA | None = ctx.dataset_or_skip(self.name, "tatqa")
         if tatqa is None:
-            ctx.results.skipped[self.name] = "tatqa not selected or no tatqa/ under the data folder"
             return
         cfg = ctx.config
         numeric = tatqa.extraction_cases()

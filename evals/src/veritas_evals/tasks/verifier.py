@@ -23,11 +23,8 @@ class VerifierTask:
 
     def run(self, ctx: TaskContext) -> None:
         """Verifies the pairs built from the sampled claims with evidence."""
-        scifact: SciFact | None = ctx.datasets.get("scifact")
+        scifact: SciFact | None = ctx.dataset_or_skip(self.name, "scifact")
         if scifact is None:
-            ctx.results.skipped[self.name] = (
-                "scifact not selected or no scifact/ under the data folder"
-            )
             return
         claims = [c for c in ctx.scifact_claims if c.evidence]
         cases = scifact.verifier_cases(claims, ctx.config.seed)

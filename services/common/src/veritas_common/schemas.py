@@ -29,6 +29,20 @@ def _ms(value: float) -> float:
     return round(value, 3)
 
 
+def _location(span: common_pb2.Evidence | common_pb2.Chunk) -> dict[str, Any]:
+    """Where a cited span or a chunk sits: its chunk, document, headings, page, characters."""
+    return {
+        "chunk_id": span.chunk_id,
+        "doc_id": span.doc_id,
+        "source": span.source,
+        "title": span.title,
+        "section_path": list(span.section_path),
+        "page": span.page,
+        "char_start": span.char_start,
+        "char_end": span.char_end,
+    }
+
+
 class Claim(BaseModel):
     text: str
     citations: list[str] = Field(description="Ids of the evidence the claim cites.")
@@ -66,14 +80,7 @@ class Evidence(BaseModel):
     def from_proto(cls, ev: common_pb2.Evidence) -> Evidence:
         return cls(
             id=ev.id,
-            chunk_id=ev.chunk_id,
-            doc_id=ev.doc_id,
-            source=ev.source,
-            title=ev.title,
-            section_path=list(ev.section_path),
-            page=ev.page,
-            char_start=ev.char_start,
-            char_end=ev.char_end,
+            **_location(ev),
             quote=ev.quote,
             retrieval_score=_score(ev.retrieval_score),
             rerank_score=_score(ev.rerank_score),
@@ -160,19 +167,7 @@ class SearchResult(BaseModel):
 
     @classmethod
     def from_proto(cls, result: retrieval_pb2.ScoredChunk) -> SearchResult:
-        chunk = result.chunk
-        return cls(
-            chunk_id=chunk.chunk_id,
-            doc_id=chunk.doc_id,
-            source=chunk.source,
-            title=chunk.title,
-            section_path=list(chunk.section_path),
-            page=chunk.page,
-            char_start=chunk.char_start,
-            char_end=chunk.char_end,
-            text=chunk.text,
-            score=_score(result.score),
-        )
+        return cls(**_location(result.chunk), text=result.chunk.text, score=_score(result.score))
 
 
 class SearchResponse(BaseModel):
