@@ -21,7 +21,7 @@ export TOKENIZERS_PARALLELISM := false
 
 MODEL_STAMP := $(VERITAS_DATA_DIR)/models/.converted
 
-.PHONY: setup lock models protos run eval test test-fast lint fmt typecheck buf-lint helm-lint clean down
+.PHONY: setup lock models protos run eval bench-generation test test-fast lint fmt typecheck buf-lint helm-lint clean down
 
 setup: $(INSTALL_STAMP) $(STUBS_STAMP)
 
@@ -74,6 +74,12 @@ eval: setup models
 	$(BIN)/veritas status >/dev/null 2>&1 || $(BIN)/veritas up
 	$(BIN)/veritas eval $(EVAL_ARGS)
 
+# The generation service at 1, 8 and 32 concurrent requests on the same RAG-like prompts:
+# tokens/s, TTFT, inter-token latency, KV cache; table under reports/bench-generation-<time>/.
+BENCH_ARGS ?=
+bench-generation: setup models
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python loadtest/bench_generation.py $(BENCH_ARGS)
+
 down: setup
 	$(BIN)/veritas down
 
@@ -92,7 +98,7 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 
 typecheck: setup
-	$(BIN)/mypy services evals/src
+	$(BIN)/mypy services evals/src loadtest
 
 $(NPM_STAMP): requirements/npm/package.json requirements/npm/package-lock.json
 	mkdir -p $(TOOLS)

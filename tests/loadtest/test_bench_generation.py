@@ -1,0 +1,48 @@
+"""The generation benchmark's arithmetic, against hand-computed values (the benchmark itself is
+a command, `make bench-generation`, not a test)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location(
+    "bench_generation", REPO / "loadtest/bench_generation.py"
+)
+assert spec and spec.loader
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench  # dataclasses resolve their module by name
+spec.loader.exec_module(bench)
+
+
+def test_percentiles_interpolate_between_ranks():
+    assert bench.percentile([4.0], 95) == 4.0
+    assert bench.percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    assert bench.percentile([1.0, 2.0, 3.0, 4.0], 95) == pytest.approx(3.85)
+
+
+def test_level_summary_counts_every_token_over_the_wall_time():
+    results = [
+        bench.RequestResult(ttft_s=1.0, total_s=5.0, completion_tokens=9, prompt_tokens=100),
+        bench.RequestResult(ttft_s=3.0, total_s=4.0, completion_tokens=1, prompt_tokens=120),
+    ]
+    level = bench.summarise(2, results, wall_s=5.0, kv=(2**20, 2**22))
+    assert level.tokens_per_s == pytest.approx(10 / 5.0)
+    assert (level.ttft_p50_s, level.ttft_p95_s) == (pytest.approx(2.0), pytest.approx(2.9))
+    # Only the request with more than one token has an inter-token gap: 4 s over 8 gaps.
+    assert level.itl_p50_ms == pytest.approx(500.0)
+    assert level.prompt_tokens_mean == 110
+    assert (level.kv_used_max_bytes, level.kv_total_bytes) == (2**20, 2**22)
+
+
+def test_prompts_are_distinct_passages_of_the_samples():
+    if not (REPO / "samples").is_dir():
+        pytest.skip("samples/ not found")
+    prompts = bench.rag_prompts(8)
+    assert len(prompts) == 8
+    assert len({user for (_, _), (_, user) in prompts}) == 8
+    assert all(role == "system" for (role, _), _ in prompts)
