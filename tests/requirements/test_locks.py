@@ -158,6 +158,11 @@ def test_known_incompatibility_stays_excluded() -> None:
         assert "peft" in pins
 
 
+def test_check_command_finds_every_lock_current() -> None:
+    # `python scripts/lock.py --check`: what a pre-commit hook or CI step would run.
+    assert lock.main(["--check"]) == 0
+
+
 # --- The checker itself ----------------------------------------------------------------------
 
 

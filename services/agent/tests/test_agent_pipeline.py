@@ -12,12 +12,10 @@ from veritas_agent.models import (
     REFUSAL_CONTRADICTED,
     REFUSAL_NO_EVIDENCE,
     REFUSAL_NO_SUPPORTED_CLAIM,
-    AnswerMode,
-    AnswerStatus,
     Question,
-    Support,
 )
 from veritas_agent.verifier import ClaimVerifier, Verdict
+from veritas_common.contract import AnswerMode, AnswerStatus, Support
 from veritas_common.errors import InvalidArgument, PeerUnavailable, TooLarge
 from veritas_common.testing import free_port
 

@@ -10,9 +10,9 @@ import pytest
 from agent_fakes import FakeEmbedding
 
 from veritas_agent.lexical import content_words, normalise_number, numbers, overlap
-from veritas_agent.models import Support
 from veritas_agent.polarity import conflict, polarity
 from veritas_agent.verifier import ClaimVerifier, SimilarityPolarityVerifier, Verdict
+from veritas_common.contract import Support
 from veritas_common.testing import embeddings
 
 QUOTE = "Total revenue rose 12.4% to $482.6 million. The fleet grew to 1,240 trucks in 2024."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from veritas_common.contract import PROTO_ENUMS, SearchMode, Support
+from veritas_common.errors import InvalidArgument
 
 
 @pytest.mark.parametrize("enum_cls", list(PROTO_ENUMS), ids=lambda c: c.__name__)
@@ -30,3 +31,10 @@ def test_unset_and_unknown_values_are_none() -> None:
     assert SearchMode.from_proto(99) is None  # a value a newer peer might send
     assert Support.from_proto(0) is Support.UNSPECIFIED
     assert Support.from_proto(99) is Support.UNSPECIFIED
+
+
+def test_a_request_option_the_build_does_not_know_is_invalid_argument() -> None:
+    assert SearchMode.from_request(0) is None
+    assert SearchMode.from_request(SearchMode.BM25.to_proto()) is SearchMode.BM25
+    with pytest.raises(InvalidArgument, match="unknown search mode 42"):
+        SearchMode.from_request(42)

@@ -23,13 +23,9 @@ from veritas_agent.models import (
     REFUSAL_NO_EVIDENCE,
     REFUSAL_NO_SUPPORTED_CLAIM,
     Answer,
-    AnswerMode,
-    AnswerStatus,
     Claim,
     Evidence,
     Question,
-    SearchMode,
-    Support,
     TraceStep,
     Usage,
 )
@@ -39,6 +35,7 @@ from veritas_agent.search import SearchOutcome, SearchPipeline
 from veritas_agent.structured import DataExtractor, parse_schema
 from veritas_agent.verifier import ClaimVerifier, SimilarityPolarityVerifier, Verdict
 from veritas_agent.writing import ClaimWriter
+from veritas_common.contract import AnswerMode, AnswerStatus, SearchMode, Support
 from veritas_common.errors import InvalidArgument
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from veritas_agent.evidence import Span, chunk_offsets_consistent
-from veritas_agent.models import Evidence, Hit, Support
+from veritas_agent.models import Evidence, Hit
+from veritas_common.contract import Support
 
 
 class CitationError(Exception):

@@ -11,9 +11,6 @@ from dataclasses import dataclass, field
 from veritas.v1 import common_pb2
 from veritas_common.contract import AnswerMode, AnswerStatus, SearchMode, Support
 
-__all__ = ["AnswerMode", "AnswerStatus", "SearchMode", "Support"]  # the contract's, re-used
-
-
 # Refusal reasons, part of the public contract (clients match on them).
 REFUSAL_NO_EVIDENCE = "no evidence above threshold"
 REFUSAL_NO_SUPPORTED_CLAIM = "no claim supported by its cited evidence"

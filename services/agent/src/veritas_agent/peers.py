@@ -19,12 +19,9 @@ from veritas_common.clients import (
     GenerationClient,
     RerankClient,
     RetrievalClient,
-    TextEmbedder,
 )
 from veritas_common.contract import SearchMode
 from veritas_common.errors import VeritasError
-
-__all__ = ["Generation", "Generator", "Peers", "Ranked", "Reranker", "Retriever", "TextEmbedder"]
 
 
 @dataclass

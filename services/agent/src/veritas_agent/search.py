@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 
 from veritas.v1 import common_pb2
-from veritas_agent.models import Hit, SearchMode
+from veritas_agent.models import Hit
 from veritas_agent.peers import Reranker, Retriever
+from veritas_common.contract import SearchMode
 
 
 @dataclass

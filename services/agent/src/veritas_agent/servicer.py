@@ -9,29 +9,9 @@ import grpc
 
 from veritas.v1 import agent_pb2, agent_pb2_grpc, common_pb2, retrieval_pb2
 from veritas_agent.agent import Agent
-from veritas_agent.models import (
-    Answer,
-    AnswerMode,
-    Evidence,
-    Question,
-    SearchMode,
-    TraceStep,
-)
+from veritas_agent.models import Answer, Evidence, Question, TraceStep
+from veritas_common.contract import AnswerMode, SearchMode
 from veritas_common.errors import InvalidArgument
-
-
-def _search_mode(value: int) -> SearchMode | None:
-    mode = SearchMode.from_proto(value)
-    if mode is None and value != retrieval_pb2.SEARCH_MODE_UNSPECIFIED:
-        raise InvalidArgument(f"unknown search mode {value}")
-    return mode
-
-
-def _answer_mode(value: int) -> AnswerMode | None:
-    mode = AnswerMode.from_proto(value)
-    if mode is None and value != agent_pb2.ANSWER_MODE_UNSPECIFIED:
-        raise InvalidArgument(f"unknown answer mode {value}")
-    return mode
 
 
 def question_from_proto(request: agent_pb2.AskRequest) -> Question:
@@ -41,10 +21,10 @@ def question_from_proto(request: agent_pb2.AskRequest) -> Question:
         collection=request.collection,
         filter=request.filter if request.HasField("filter") else None,
         data_schema=request.data_schema,
-        mode=_answer_mode(request.mode),
+        mode=AnswerMode.from_request(request.mode),
         rerank=request.rerank if request.HasField("rerank") else None,
         disable_verify=request.disable_verify,
-        search_mode=_search_mode(request.search_mode),
+        search_mode=SearchMode.from_request(request.search_mode),
         caller=request.caller,
     )
 
@@ -129,7 +109,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             top_k=request.top_k,
             tenant=request.tenant,
             collection=request.collection,
-            mode=_search_mode(request.mode),
+            mode=SearchMode.from_request(request.mode),
             rerank=request.rerank,
             filter=request.filter if request.HasField("filter") else None,
         )

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 from veritas_agent.evidence import cosine
 from veritas_agent.lexical import content_words, numbers, overlap
-from veritas_agent.models import Support
 from veritas_agent.polarity import conflict
 from veritas_common.clients import TextEmbedder
-from veritas_common.contract import EmbedKind
+from veritas_common.contract import EmbedKind, Support
 
 
 @dataclass(frozen=True)

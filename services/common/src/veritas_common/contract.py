@@ -8,10 +8,12 @@ The request limits every front door enforces live here too, so HTTP, MCP and gRP
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Self, cast
 
 from veritas.v1 import agent_pb2, common_pb2, embedding_pb2, ingestion_pb2, retrieval_pb2
+from veritas_common.errors import InvalidArgument
 
 # Limits of a request, the same at every front door (HTTP, MCP, gRPC).
 MAX_QUESTION_CHARS = 2000
@@ -36,6 +38,16 @@ class ProtoEnum(StrEnum):
         except ValueError:
             return None
         return cls.__members__.get(name)
+
+    @classmethod
+    def from_request(cls, value: int) -> Self | None:
+        """A request's option: None when unset; a value this build does not know is an
+        InvalidArgument (a newer caller's option must not be silently ignored)."""
+        member = cls.from_proto(value)
+        if member is None and value != 0:  # 0 is every proto enum's UNSPECIFIED
+            words = re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__).lower()
+            raise InvalidArgument(f"unknown {words} {value}")
+        return member
 
 
 class SearchMode(ProtoEnum):

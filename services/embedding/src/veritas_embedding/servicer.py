@@ -9,8 +9,6 @@ from veritas_common.contract import EmbedKind
 from veritas_embedding.batcher import DynamicBatcher
 from veritas_embedding.embedder import validate_texts
 
-_KINDS = {embedding_pb2.EMBED_KIND_QUERY: EmbedKind.QUERY}  # everything else is a passage
-
 
 class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
     """Serves `Embed` through the dynamic batcher."""
@@ -25,7 +23,8 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
     ) -> embedding_pb2.EmbedResponse:
         texts = list(request.texts)
         validate_texts(texts, max_texts=self.max_texts, max_chars=self.max_chars)
-        vectors = await self.batcher.embed(texts, _KINDS.get(request.kind, EmbedKind.PASSAGE))
+        kind = EmbedKind.from_proto(request.kind) or EmbedKind.PASSAGE  # unset: a passage
+        vectors = await self.batcher.embed(texts, kind)
         embedder = self.batcher.embedder
         return embedding_pb2.EmbedResponse(
             vectors=[embedding_pb2.Vector(values=row.tolist()) for row in vectors],

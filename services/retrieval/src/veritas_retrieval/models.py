@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from veritas_common.contract import Modality
+
 DEFAULT_TENANT = "default"
-# Proto Modality values; UNSPECIFIED (0) is stored as TEXT, as the proto says it is treated.
-MODALITY_TEXT = 1
+# UNSPECIFIED (0) is stored as TEXT, as the proto says it is treated.
+MODALITY_TEXT = int(Modality.TEXT.to_proto())
 
 
 @dataclass
