@@ -326,3 +326,22 @@ def test_a_newer_release_on_the_index_changes_nothing(tmp_path: Path) -> None:
     locked = dry_run("--require-hashes", "-r", str(REPO / ENVIRONMENTS["gateway"].lock_path))
     assert locked["python-multipart"] == pinned
     assert locked == {pin.name: pin.version for pin in pins_of("gateway").values()}
+
+
+def test_compile_command_pins_the_platform_and_passes_the_build_sources(monkeypatch) -> None:
+    monkeypatch.setattr(lock, "uv_binary", lambda: "uv")
+    dev = lock.compile_command(
+        ENVIRONMENTS["dev"],
+        upgrade=True,
+        find_links=["/opt/wheels"],
+        extra_index_urls=["https://download.pytorch.org/whl/cpu"],
+    )
+    joined = " ".join(dev)
+    assert "--generate-hashes" in dev and "--upgrade" in dev and "--no-deps" not in dev
+    assert "--python-version 3.11" in joined and "--python-platform x86_64-manylinux_2_28" in joined
+    assert "--find-links /opt/wheels" in joined
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in joined
+    # Every environment but bootstrap is compiled against the bootstrap lock.
+    assert "--constraint requirements/locks/bootstrap.txt" in joined
+    bootstrap = " ".join(lock.compile_command(ENVIRONMENTS[lock.BOOTSTRAP]))
+    assert "--no-deps" in bootstrap and "--constraint" not in bootstrap

