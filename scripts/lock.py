@@ -41,7 +41,9 @@ PYTHON_PLATFORM = "x86_64-manylinux_2_28"
 COMPILE_COMMAND = "make lock"
 # Installed first into every venv; every other environment is compiled against its lock.
 BOOTSTRAP = "bootstrap"
-KEYS = {"projects", "build-projects", "requirements", "constraints", "no-deps"}
+KEYS = {"projects", "build-projects", "requirements", "constraints", "no-deps", "omit"}
+# The lock's last line names what it leaves out; scripts/install_locked.sh reads it.
+OMIT_MARKER = "# omit: "
 
 
 class LockError(Exception):
@@ -58,6 +60,7 @@ class Environment:
     requirements: tuple[str, ...] = ()
     constraints: tuple[str, ...] = ()
     no_deps: bool = False
+    omit: tuple[str, ...] = ()
 
     @property
     def in_path(self) -> Path:
@@ -93,6 +96,7 @@ def load_environments(repo: Path = REPO) -> dict[str, Environment]:
             requirements=tuple(table.get("requirements", ())),
             constraints=tuple(table.get("constraints", ())),
             no_deps=bool(table.get("no-deps", False)),
+            omit=tuple(sorted(canonicalize_name(n) for n in table.get("omit", ()))),
         )
     return environments
 
@@ -279,6 +283,8 @@ def compile_command(
         command += ["--constraint", constraint]
     if env.no_deps:
         command.append("--no-deps")
+    for name in env.omit:
+        command += ["--no-emit-package", name]
     if upgrade:
         command.append("--upgrade")
     for link in find_links or []:
@@ -286,6 +292,24 @@ def compile_command(
     for url in extra_index_urls or []:
         command += ["--extra-index-url", url]
     return command
+
+
+def mark_omitted(lock_path: Path, omit: tuple[str, ...]) -> None:
+    """Appends the names the lock leaves out, so the installer can tell `pip check` they are
+    missing on purpose."""
+    with lock_path.open("a") as lock_file:
+        lock_file.write(
+            f"\n# Asked for by a locked package but never installed ({REGISTRY} omit):\n"
+            f"{OMIT_MARKER}{' '.join(omit)}\n"
+        )
+
+
+def omitted(lock_path: Path) -> tuple[str, ...]:
+    """The names a lock leaves out (its omit line), empty when it leaves out nothing."""
+    for line in lock_path.read_text().splitlines():
+        if line.startswith(OMIT_MARKER):
+            return tuple(line.removeprefix(OMIT_MARKER).split())
+    return ()
 
 
 def stale(environments: dict[str, Environment], repo: Path = REPO) -> list[str]:
@@ -297,6 +321,8 @@ def stale(environments: dict[str, Environment], repo: Path = REPO) -> list[str]:
             problems.append(f"{env.in_path} differs from what [{env.name}] declares")
         if not (repo / env.lock_path).is_file():
             problems.append(f"{env.lock_path} is missing")
+        elif omitted(repo / env.lock_path) != env.omit:
+            problems.append(f"{env.lock_path} does not leave out what [{env.name}] omits")
     return problems
 
 
@@ -346,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             result = subprocess.run(command, cwd=REPO, check=False)
             if result.returncode:
                 raise LockError(f"uv pip compile failed for [{env.name}]")
+            if env.omit:
+                mark_omitted(REPO / env.lock_path, env.omit)
     except LockError as error:
         print(f"lock: {error}", file=sys.stderr)
         return 1

@@ -160,6 +160,8 @@ def test_gpu_count_and_user_scheduling_are_merged() -> None:
         "--set",
         "services.generation.gpu.count=2",
         "--set",
+        "services.generation.engine.tensorParallelSize=2",
+        "--set",
         "services.generation.nodeSelector.zone=a",
         "--set",
         "services.generation.tolerations[0].key=dedicated",
@@ -190,7 +192,9 @@ def test_every_container_is_non_root_read_only_and_capability_free(value_set: st
             assert sc["allowPrivilegeEscalation"] is False
             assert sc["capabilities"]["drop"] == ["ALL"]
             mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
-            assert set(mounts) == {"/tmp", "/data"}
+            # vLLM on a GPU also gets a memory-backed /dev/shm.
+            shm = name == "generation" and value_set != "cpu-only"
+            assert set(mounts) == {"/tmp", "/data"} | ({"/dev/shm"} if shm else set()), name
             volumes = {v["name"]: v for v in spec["volumes"]}
             assert "emptyDir" in volumes[mounts["/tmp"]]
 
@@ -351,12 +355,176 @@ def test_image_reference_uses_registry_and_tags() -> None:
         ("--set", "services.gatway.port=1", "gatway"),
         ("--set", "services.gateway.persitence.enabled=true", "persitence"),
         ("--set-string", "services.agent.replicas=three", "replicas"),
+        # The engine block belongs to generation alone, and its values have ranges.
+        ("--set", "services.agent.engine.dtype=auto", "services.agent.engine"),
+        ("--set", "services.generation.engine.tensorParalelSize=2", "tensorParalelSize"),
+        ("--set", "services.generation.engine.gpuMemoryUtilization=0", "gpuMemoryUtilization"),
+        (
+            "--set-json",
+            "services.generation.engine.gpuMemoryUtilization=1.5",
+            "gpuMemoryUtilization",
+        ),
+        ("--set", "services.generation.engine.tensorParallelSize=0", "tensorParallelSize"),
+        ("--set", "services.generation.engine.maxModelLen=-1", "maxModelLen"),
+        ("--set", "services.generation.engine.dtype=fp8", "dtype"),
+        ("--set", "services.generation.engine=null", "engine"),
     ],
 )
 def test_schema_rejects_typos_and_wrong_types(flag: str, value: str, named: str) -> None:
     result = template(flag, value)
     assert result.returncode != 0
     assert named in result.stderr
+
+
+ENGINE_ENV = {
+    "VERITAS_GENERATION_DTYPE",
+    "VERITAS_GENERATION_MAX_NUM_SEQS",
+    "VERITAS_GENERATION_MAX_MODEL_LEN",
+    "VERITAS_GENERATION_TENSOR_PARALLEL_SIZE",
+    "VERITAS_GENERATION_GPU_MEMORY_UTILIZATION",
+    "VERITAS_GENERATION_KV_CACHE_GIB",
+}
+GPU_ONLY_ENV = {
+    "VERITAS_GENERATION_TENSOR_PARALLEL_SIZE",
+    "VERITAS_GENERATION_GPU_MEMORY_UTILIZATION",
+}
+
+
+def settings(objects: tuple[dict, ...], service: str) -> dict[str, str]:
+    return of_kind(objects, "ConfigMap")[f"{RELEASE}-{service}"]["data"]
+
+
+def shm(objects: tuple[dict, ...], service: str) -> tuple[list[dict], list[dict]]:
+    """The /dev/shm mounts of a service's container and the volumes they name."""
+    mounts = [
+        m for m in container(objects, service)["volumeMounts"] if m["mountPath"] == "/dev/shm"
+    ]
+    names = {m["name"] for m in mounts}
+    return mounts, [v for v in pod_spec(objects, service)["volumes"] if v["name"] in names]
+
+
+def test_generation_on_gpu_runs_the_cuda_image_with_the_engine_values() -> None:
+    objects = render(
+        "--set",
+        "services.generation.gpu.count=2",
+        "--set-json",
+        'services.generation.engine={"tensorParallelSize": 2, "gpuMemoryUtilization": 0.85,'
+        ' "maxNumSeqs": 48, "maxModelLen": 8192, "kvCacheGiB": 3, "dtype": "bfloat16",'
+        ' "shmSizeLimit": "8Gi"}',
+    )
+    generation = container(objects, "generation")
+    assert generation["image"] == "veritas-generation:0.1.0-cuda"
+    resources = generation["resources"]
+    assert resources["limits"][GPU] == resources["requests"][GPU] == 2
+    env = settings(objects, "generation")
+    assert {k: v for k, v in env.items() if k in ENGINE_ENV} == {
+        "VERITAS_GENERATION_TENSOR_PARALLEL_SIZE": "2",
+        "VERITAS_GENERATION_GPU_MEMORY_UTILIZATION": "0.85",
+        "VERITAS_GENERATION_MAX_NUM_SEQS": "48",
+        "VERITAS_GENERATION_MAX_MODEL_LEN": "8192",
+        "VERITAS_GENERATION_DTYPE": "bfloat16",
+    }
+    mounts, volumes = shm(objects, "generation")
+    assert len(mounts) == 1
+    assert volumes == [
+        {"name": mounts[0]["name"], "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}}
+    ]
+    checker = load_helm_check().Checker(Path(helm()), CHART, "1.31")
+    assert checker.validate(deployment(objects, "generation")) is None
+    for name in SERVICES:
+        if name != "generation":
+            assert not ENGINE_ENV & set(settings(objects, name)), name
+            assert shm(objects, name) == ([], []), name
+
+
+def test_generation_defaults_on_gpu() -> None:
+    objects = render()
+    env = settings(objects, "generation")
+    assert env["VERITAS_GENERATION_TENSOR_PARALLEL_SIZE"] == "1"
+    assert env["VERITAS_GENERATION_GPU_MEMORY_UTILIZATION"] == "0.9"
+    assert env["VERITAS_GENERATION_MAX_MODEL_LEN"] == "0"  # the model's own context length
+    assert env["VERITAS_GENERATION_DTYPE"] == "auto"
+    assert "VERITAS_GENERATION_KV_CACHE_GIB" not in env
+    assert container(objects, "generation")["resources"]["limits"][GPU] == 1
+    _, (volume,) = shm(objects, "generation")
+    assert volume["emptyDir"] == {"medium": "Memory", "sizeLimit": "2Gi"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "kv_cache_gib"),
+    [((), "1"), (("--set", "services.generation.engine.kvCacheGiB=6"), "6")],
+)
+def test_generation_on_cpu_has_no_gpu_parts_and_sizes_the_kv_cache(
+    extra: tuple[str, ...], kv_cache_gib: str
+) -> None:
+    objects = render(*VALUE_SETS["cpu-only"], *extra)
+    generation = container(objects, "generation")
+    assert generation["image"] == "veritas-generation:0.1.0"
+    assert GPU not in generation["resources"].get("limits", {})
+    assert GPU not in generation["resources"].get("requests", {})
+    assert "runtimeClassName" not in pod_spec(objects, "generation")
+    assert shm(objects, "generation") == ([], [])
+    volumes = pod_spec(objects, "generation")["volumes"]
+    assert all(v.get("emptyDir", {}).get("medium") != "Memory" for v in volumes)
+    env = settings(objects, "generation")
+    assert env["VERITAS_GENERATION_KV_CACHE_GIB"] == kv_cache_gib
+    assert env["VERITAS_GENERATION_MAX_NUM_SEQS"] == "32"
+    assert not GPU_ONLY_ENV & set(env)
+
+
+def test_production_serves_the_model_from_its_volume_with_the_engine_values() -> None:
+    objects = render(*VALUE_SETS["production"])
+    env = settings(objects, "generation")
+    model = env["VERITAS_GENERATION_MODEL"]
+    assert model.startswith("/data/")
+    mounts = {m["mountPath"]: m["name"] for m in container(objects, "generation")["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(objects, "generation")["volumes"]}
+    assert volumes[mounts["/data"]]["persistentVolumeClaim"]["claimName"] == "veritas-models"
+    assert env["VERITAS_GENERATION_TENSOR_PARALLEL_SIZE"] == "1"
+    assert env["VERITAS_GENERATION_GPU_MEMORY_UTILIZATION"] == "0.9"
+    assert "VERITAS_GENERATION_KV_CACHE_GIB" not in env
+    generation = container(objects, "generation")
+    assert generation["image"] == "registry.example.com/veritas/veritas-generation:0.1.0-cuda"
+    assert generation["resources"]["limits"][GPU] == 1
+    assert volumes[mounts["/dev/shm"]]["emptyDir"]["medium"] == "Memory"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--set", "services.generation.engine.tensorParallelSize=2"),
+            "gpu.count is 1 but engine.tensorParallelSize is 2",
+        ),
+        (
+            ("--set", "services.generation.gpu.count=4"),
+            "gpu.count is 4 but engine.tensorParallelSize is 1",
+        ),
+        (
+            (
+                "--set",
+                "services.generation.gpu.enabled=false",
+                "--set",
+                "services.generation.engine.tensorParallelSize=2",
+            ),
+            "engine.tensorParallelSize is 2 but gpu.enabled is false",
+        ),
+        (
+            ("--set", "services.generation.env.VERITAS_GENERATION_TENSOR_PARALLEL_SIZE=2"),
+            "VERITAS_GENERATION_TENSOR_PARALLEL_SIZE comes from services.generation.engine",
+        ),
+        (
+            ("--set", "config.env.VERITAS_GENERATION_DTYPE=float16"),
+            "VERITAS_GENERATION_DTYPE comes from services.generation.engine",
+        ),
+    ],
+)
+def test_inconsistent_generation_engine_fails_with_a_clear_message(
+    args: tuple[str, ...], message: str
+) -> None:
+    result = template(*args)
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 def load_helm_check():

@@ -151,6 +151,37 @@ def test_ocr_text_from_an_image_is_citable(http):
     assert any("98" in ev["quote"] for ev in cited)
 
 
+def test_openai_client_chats_with_the_served_model(stack):
+    import openai
+
+    client = openai.OpenAI(
+        base_url=f"http://{stack.processes['gateway'].addr}/v1", api_key=API_KEY, timeout=120
+    )
+    (model,) = [m.id for m in client.models.list().data]
+    assert model == "SmolLM2-135M-Instruct"
+    schema = {
+        "type": "object",
+        "properties": {"company": {"type": "string"}, "employees": {"type": "integer"}},
+        "required": ["company", "employees"],
+        "additionalProperties": False,
+    }
+    reply = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Halvorsen Biotech employs 412 people. As JSON?"}],
+        max_tokens=48,
+        temperature=0,
+        response_format={"type": "json_schema", "json_schema": {"name": "fact", "schema": schema}},
+    )
+    value = json.loads(reply.choices[0].message.content)
+    assert set(value) == {"company", "employees"} and isinstance(value["employees"], int)
+    assert reply.usage.completion_tokens > 0
+    stream = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Say hello."}], max_tokens=8, stream=True
+    )
+    pieces = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    assert len(pieces) > 2 and "".join(pieces).strip()
+
+
 def test_malformed_pdf_is_rejected_and_nothing_is_stored(http):
     before = http.get("/v1/documents").json()
     reply = http.post(

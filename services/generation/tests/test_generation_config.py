@@ -6,11 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from veritas_common.errors import FailedPrecondition
-from veritas_generation.adapters import AdapterRegistry
 from veritas_generation.config import GenerationSettings
-from veritas_generation.engine import ChatMessage, GenerationParams
+from veritas_generation.engine import ChatMessage, GenerationParams, VllmEngine, resolve_dtype
 from veritas_generation.service import build_engine
-from veritas_generation.transformers_engine import TransformersEngine
 
 
 def test_defaults_serve_the_embedded_model_from_the_data_dir(monkeypatch):
@@ -20,7 +18,7 @@ def test_defaults_serve_the_embedded_model_from_the_data_dir(monkeypatch):
     assert settings.checkpoint_dir() == Path("/srv/veritas/models/smollm2-135m-instruct")
     assert settings.served_model_name() == "SmolLM2-135M-Instruct"
     assert settings.adapters_dir() == Path("/srv/veritas/adapters")
-    assert settings.generation_dtype == "bfloat16"
+    assert settings.generation_dtype == "auto"
 
 
 def test_model_setting_points_at_another_checkpoint(monkeypatch, tmp_path):
@@ -39,31 +37,40 @@ def test_unknown_dtype_is_rejected(monkeypatch):
         GenerationSettings()
 
 
-def test_missing_configured_checkpoint_fails_warm_up_clearly(tmp_path):
+def test_auto_dtype_is_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    import torch
+
+    assert resolve_dtype("float32") == "float32"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert resolve_dtype("auto") == "bfloat16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    assert resolve_dtype("auto") == "float32"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_dtype("auto") == "auto"  # vLLM takes the checkpoint's dtype on a GPU
+
+
+async def test_missing_configured_checkpoint_fails_start_clearly(tmp_path):
     settings = GenerationSettings(data_dir=tmp_path, generation_model=str(tmp_path / "absent"))
     engine = build_engine(settings)
     with pytest.raises(FailedPrecondition, match="no model checkpoint at"):
-        engine.warm_up()
+        await engine.start()
     with pytest.raises(FailedPrecondition, match="not loaded"):
-        engine.stream(GenerationParams(messages=(ChatMessage("user", "hi"),)))
+        await engine.generate(GenerationParams(messages=(ChatMessage("user", "hi"),)))
 
 
-def test_missing_embedded_checkpoint_is_converted_by_warm_up(tmp_path):
+async def test_missing_embedded_checkpoint_is_converted_by_start(tmp_path):
     asked: list[Path] = []
 
     def convert(target: Path) -> Path:
         asked.append(target)
         raise RuntimeError("stop here: conversion is tested with the real model")
 
-    engine = TransformersEngine(
-        tmp_path / "models" / "m",
-        model_name="m",
-        adapters=AdapterRegistry(tmp_path / "adapters"),
-        convert_missing=convert,
-    )
+    engine = VllmEngine(GenerationSettings(data_dir=tmp_path), convert_missing=convert)
     with pytest.raises(RuntimeError, match="stop here"):
-        engine.warm_up()
-    assert asked == [tmp_path / "models" / "m"]
+        await engine.start()
+    assert asked == [tmp_path / "models" / "smollm2-135m-instruct"]
 
 
 def test_embedded_weights_are_found_in_the_venv_folder_first(tmp_path, monkeypatch):

@@ -49,12 +49,13 @@ class ServiceProcess:
         self.name = name
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
+        self.metrics_port = free_port()
         self.log_path = log_dir / f"{name}.log"
         full_env = {
             **os.environ,
             **env,
             "VERITAS_PORT": str(self.port),
-            "VERITAS_METRICS_PORT": str(free_port()),
+            "VERITAS_METRICS_PORT": str(self.metrics_port),
         }
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -66,11 +67,17 @@ class ServiceProcess:
         )
 
     def wait_serving(self, timeout_s: float = 120.0) -> None:
-        try:
-            asyncio.run(wait_healthy(self.name, self.addr, timeout_s))
-        except Exception as exc:
-            tail = self.log_path.read_text()[-3000:]
-            raise RuntimeError(f"{self.name} did not start: {tail}") from exc
+        """Waits for health SERVING; fails at once, with the log's tail, if the process exits."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                asyncio.run(wait_healthy(self.name, self.addr, min(5.0, timeout_s)))
+                return
+            except Exception as exc:
+                if self.proc.poll() is None and time.monotonic() < deadline:
+                    continue
+                tail = self.log_path.read_text()[-3000:]
+                raise RuntimeError(f"{self.name} did not start: {tail}") from exc
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -11,7 +11,7 @@ from veritas_gateway.auth import ApiKeys
 from veritas_gateway.config import GatewaySettings
 from veritas_gateway.errors import install_error_handlers
 from veritas_gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from veritas_gateway.routers import ask, calculate, documents, health, search, verify
+from veritas_gateway.routers import ask, calculate, chat, documents, health, search, verify
 from veritas_gateway.serving import GatewayService
 
 DESCRIPTION = """\
@@ -42,7 +42,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_keys = api_keys
-    for module in (ask, search, verify, calculate, documents, health):
+    for module in (ask, search, verify, calculate, documents, chat, health):
         app.include_router(module.router)
     install_error_handlers(app)
     # The last added runs first: ids and metrics wrap everything, including 413s.

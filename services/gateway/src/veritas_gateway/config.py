@@ -20,6 +20,8 @@ class GatewaySettings(VeritasSettings):
     agent_addr: str = default_addr("agent")
     # Address of the ingestion service (Ingest, Get/List/DeleteDocument).
     ingestion_addr: str = default_addr("ingestion")
+    # Address of the generation service (the OpenAI-compatible /v1/chat/completions, /v1/models).
+    generation_addr: str = default_addr("generation")
     # Comma-separated API keys (VERITAS_API_KEYS). An entry `tenant:key` scopes the key to a
     # tenant; a bare `key` belongs to the "default" tenant. Empty refuses to start.
     api_keys: str = ""
@@ -28,6 +30,8 @@ class GatewaySettings(VeritasSettings):
     # Deadline for one Ask, in seconds: answering runs a model, so it may take longer than
     # the other peer calls (which use peer_timeout_s).
     ask_timeout_s: float = Field(default=120.0, gt=0)
+    # Deadline for one chat completion (or stream), in seconds.
+    generation_timeout_s: float = Field(default=120.0, gt=0)
     # Deadline for one upload to be parsed, chunked and indexed, in seconds (OCR is slow).
     ingest_timeout_s: float = Field(default=600.0, gt=0)
     # Deadline of each peer health check behind /readyz, in seconds.

@@ -16,6 +16,7 @@ from veritas_common import schemas
 from veritas_common.client import check_health
 from veritas_common.clients import (
     AgentClient,
+    GenerationClient,
     IngestionClient,
     ask_request,
     document_filter,
@@ -23,6 +24,7 @@ from veritas_common.clients import (
 )
 from veritas_gateway import protocol
 from veritas_gateway.auth import Caller
+from veritas_gateway.chat import ChatService
 from veritas_gateway.config import GatewaySettings
 from veritas_gateway.metrics import UPLOADED_BYTES, UPLOADED_FILES
 
@@ -45,9 +47,13 @@ class GatewayService:
         self.settings = settings
         self.agent = AgentClient(settings.agent_addr, settings)
         self.ingestion = IngestionClient(settings.ingestion_addr, settings)
+        self.generation = GenerationClient(
+            settings.generation_addr, settings, timeout_s=settings.generation_timeout_s
+        )
+        self.chat = ChatService(self.generation)
 
     async def close(self) -> None:
-        await asyncio.gather(self.agent.close(), self.ingestion.close())
+        await asyncio.gather(self.agent.close(), self.ingestion.close(), self.generation.close())
 
     async def ask(self, body: protocol.AskRequest, caller: Caller) -> schemas.Answer:
         request = ask_request(
@@ -136,6 +142,7 @@ class GatewayService:
 
     async def peer_health(self) -> dict[str, str]:
         """gRPC health status of each peer ("SERVING", "NOT_SERVING", "UNREACHABLE")."""
+        # Not the generation service: only the OpenAI-compatible routes need it directly.
         names = ("agent", "ingestion")
         addrs = (self.settings.agent_addr, self.settings.ingestion_addr)
         timeout = self.settings.ready_timeout_s

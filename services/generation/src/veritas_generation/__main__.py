@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 from veritas_common.server import ServiceApp
@@ -12,19 +11,18 @@ from veritas_common.server import ServiceApp
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from veritas_generation.config import GenerationSettings
-from veritas_generation.metrics import PrometheusStatLogger
 from veritas_generation.service import build_engine, registrar
 
 
 def build_app(settings: GenerationSettings) -> ServiceApp:
-    """The service as `main` runs it; the engine loads its model in warm-up."""
-    engine = build_engine(settings, PrometheusStatLogger())
+    """The service as `main` runs it; vLLM starts in warm-up, in the serving event loop."""
+    engine = build_engine(settings)
 
     async def warm_up() -> None:
-        await asyncio.to_thread(engine.warm_up)
+        await engine.start()
 
     async def on_stop() -> None:
-        await asyncio.to_thread(engine.close)
+        engine.close()
 
     return ServiceApp("generation", settings, registrar(engine), warm_up, on_stop)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -38,3 +39,13 @@ class AdapterRegistry:
         if not (path / ADAPTER_CONFIG).is_file():
             raise FailedPrecondition(f"adapter {adapter_id!r} at {path} has no {ADAPTER_CONFIG}")
         return path
+
+    def rank(self, adapter_id: str) -> int:
+        """The LoRA rank `r` of a resolved adapter; FailedPrecondition for an unreadable config."""
+        config = self.resolve(adapter_id) / ADAPTER_CONFIG
+        try:
+            return int(json.loads(config.read_text())["r"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise FailedPrecondition(
+                f"adapter {adapter_id!r}: cannot read its rank from {config}"
+            ) from err

@@ -3,7 +3,6 @@ mapped to status codes by the shared interceptor."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -11,10 +10,9 @@ import grpc
 from veritas.v1 import generation_pb2, generation_pb2_grpc
 from veritas_generation.engine import (
     ChatMessage,
-    GenerationEngine,
     GenerationParams,
     GenerationUsage,
-    collect_async,
+    VllmEngine,
 )
 
 SERVICE_NAME = generation_pb2.DESCRIPTOR.services_by_name["GenerationService"].full_name
@@ -43,18 +41,15 @@ def usage_to_proto(usage: GenerationUsage) -> generation_pb2.GenerationUsage:
 
 
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
-    """Serves a `GenerationEngine` over gRPC."""
+    """Serves a `VllmEngine` over gRPC."""
 
-    def __init__(self, engine: GenerationEngine) -> None:
+    def __init__(self, engine: VllmEngine) -> None:
         self._engine = engine
 
     async def Generate(
         self, request: generation_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> generation_pb2.GenerateResponse:
-        params = params_from_proto(request.params)
-        # Validation, prompt rendering and schema compilation run off the event loop.
-        stream = await asyncio.to_thread(self._engine.stream, params)
-        result = await collect_async(stream)
+        result = await self._engine.generate(params_from_proto(request.params))
         return generation_pb2.GenerateResponse(
             text=result.text,
             finish_reason=result.finish_reason,
@@ -65,18 +60,14 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
     async def GenerateStream(
         self, request: generation_pb2.GenerateStreamRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[generation_pb2.GenerateStreamResponse]:
-        params = params_from_proto(request.params)
-        stream = await asyncio.to_thread(self._engine.stream, params)
-        try:
-            async for chunk in stream:
-                yield generation_pb2.GenerateStreamResponse(
-                    delta=chunk.delta,
-                    finish_reason=chunk.finish_reason,
-                    model=stream.model,
-                    usage=usage_to_proto(chunk.usage) if chunk.usage else None,
-                )
-        finally:
-            stream.cancel()  # a no-op when finished; stops decoding for a caller that left
+        # A caller that goes away closes this generator, which aborts the request in vLLM.
+        async for chunk in self._engine.stream(params_from_proto(request.params)):
+            yield generation_pb2.GenerateStreamResponse(
+                delta=chunk.delta,
+                finish_reason=chunk.finish_reason,
+                model=self._engine.model_name,
+                usage=usage_to_proto(chunk.usage) if chunk.usage else None,
+            )
 
     async def GetStats(
         self, request: generation_pb2.GetStatsRequest, context: grpc.aio.ServicerContext
@@ -90,4 +81,5 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
             queue_length=stats.queue_length,
             running=stats.running,
             generated_tokens_total=stats.generated_tokens_total,
+            adapters=stats.adapters,
         )
