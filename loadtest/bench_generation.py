@@ -45,6 +45,8 @@ REPO = Path(__file__).resolve().parents[1]
 # (services/generation/README.md); the issue's target is 8x this.
 FIFO_ENGINE_TOKENS_PER_S = 7.0
 SETTLE_S = 3.0
+# Requests one after another at concurrency 1 (its TTFT p95 is the 8-concurrent target's base).
+SINGLE_REQUESTS = 6
 SAMPLES = REPO / "samples"
 SYSTEM = (
     "You answer questions from the context only. Quote the sentence that answers the question "
@@ -280,7 +282,7 @@ Target = ServiceTarget | InProcessTarget
 async def run_level(
     target: Target, prompts: list[Messages], concurrency: int, max_tokens: int
 ) -> tuple[LevelSummary, list[RequestResult]]:
-    """`concurrency` requests at once (one request three times in a row when it is 1), while
+    """One request per prompt, `concurrency` at once (one after another when it is 1), while
     the engine's KV-cache use is sampled."""
     kv_used, kv_total = 0, 0
     done = asyncio.Event()
@@ -295,10 +297,9 @@ async def run_level(
     sampler = asyncio.create_task(sample_kv())
     start = time.perf_counter()
     if concurrency == 1:
-        results = [await target.send(prompts[i], max_tokens) for i in range(3)]
+        results = [await target.send(messages, max_tokens) for messages in prompts]
     else:
-        batch = [prompts[i % len(prompts)] for i in range(concurrency)]
-        results = list(await asyncio.gather(*(target.send(m, max_tokens) for m in batch)))
+        results = list(await asyncio.gather(*(target.send(m, max_tokens) for m in prompts)))
     wall = time.perf_counter() - start
     done.set()
     await sampler
@@ -377,14 +378,20 @@ class BenchRun:
 
 
 async def bench(targets: list[Target], levels: list[int], max_tokens: int) -> BenchRun:
-    prompts = rag_prompts(max(3, *levels))
+    # Each level asks about passages no earlier level asked about (a prompt seen before would be
+    # served from the prefix cache); every target gets the same ones. The last prompt warms each
+    # target up.
+    sizes = [SINGLE_REQUESTS if c == 1 else c for c in levels]
+    *prompts, warm_up = rag_prompts(sum(sizes) + 1)
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    by_level = {c: prompts[a : a + n] for c, a, n in zip(levels, starts, sizes, strict=True)}
     run = BenchRun([], {t.name: {} for t in targets}, [])
     try:
         for target in targets:
             print(f"bench_generation: starting {target.name} ...", file=sys.stderr, flush=True)
             await target.start()
             # One warm-up request so the first level does not pay for lazy initialisation.
-            await target.send(prompts[0], 8)
+            await target.send(warm_up, 8)
         before = {t.name: t.counters() for t in targets}
         for round_, concurrency in enumerate(levels):
             # Each level starts with the next target, so none is always first after another's
@@ -396,7 +403,9 @@ async def bench(targets: list[Target], levels: list[int], max_tokens: int) -> Be
                     file=sys.stderr,
                     flush=True,
                 )
-                summary, results = await run_level(target, prompts, concurrency, max_tokens)
+                summary, results = await run_level(
+                    target, by_level[concurrency], concurrency, max_tokens
+                )
                 run.levels.append(summary)
                 run.requests[target.name][concurrency] = results
         for target in targets:

@@ -157,8 +157,8 @@ def test_openai_client_chats_with_the_served_model(stack):
     client = openai.OpenAI(
         base_url=f"http://{stack.processes['gateway'].addr}/v1", api_key=API_KEY, timeout=120
     )
-    (model,) = [m.id for m in client.models.list().data]
-    assert model == "SmolLM2-135M-Instruct"
+    (model,) = [m.id for m in client.models.list().data]  # the converted SmolLM2 checkpoint
+    assert "smollm2" in model.lower()
     schema = {
         "type": "object",
         "properties": {"company": {"type": "string"}, "employees": {"type": "integer"}},

@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 import grpc
 import httpx
 import pytest
-from conftest import ADAPTERS, SERVICE_ENV
+from generation_testing import ADAPTERS, SERVICE_ENV, write_lora_adapter
 
 from veritas.v1 import generation_pb2, generation_pb2_grpc
 from veritas_common.clients import GenerationClient
 from veritas_common.errors import FailedPrecondition, InvalidArgument, NotFound, TooLarge
 from veritas_common.testing import ServiceProcess
+from veritas_generation.convert import EMBEDDED_CHECKPOINT
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -209,10 +210,6 @@ async def test_metrics_port_exports_vllm_series_beside_the_rpc_series(peer, serv
 
 
 async def test_an_adapter_above_the_served_rank_is_a_failed_precondition(peer, service, data_dir):
-    from conftest import write_lora_adapter
-
-    from veritas_generation.convert import EMBEDDED_CHECKPOINT
-
     write_lora_adapter(
         data_dir / "adapters" / "wide", data_dir / "models" / EMBEDDED_CHECKPOINT, seed=3, rank=64
     )
