@@ -9,7 +9,8 @@ give the prefix-cache hit rate and, with speculative decoding on, its acceptance
 goes to stdout and, with every request's figures, under reports/bench-generation-<time>/.
 
 Usage: python loadtest/bench_generation.py [--concurrency 1,8,32] [--max-tokens 128]
-           [--variant NAME:VAR=VALUE,...] [--no-in-process] [--reports DIR]
+           [--rounds 3] [--variant NAME:VAR=VALUE,...] [--no-in-process] [--reports DIR]
+Every level runs --rounds times (fresh prompts each time); the table gives each figure's median.
 The service runs with the default settings (the converted embedded model from
 VERITAS_DATA_DIR); each --variant adds a service with those settings changed, e.g.
 `--variant ngram:VERITAS_GENERATION_NGRAM_SPECULATIVE_TOKENS=4`; in-process vLLM uses the
@@ -377,15 +378,42 @@ class BenchRun:
     notes: list[str]
 
 
-async def bench(targets: list[Target], levels: list[int], max_tokens: int) -> BenchRun:
-    # Each level asks about passages no earlier level asked about (a prompt seen before would be
-    # served from the prefix cache); every target gets the same ones. The last prompt warms each
-    # target up.
+def median_level(samples: list[LevelSummary]) -> LevelSummary:
+    """One level's figures over several rounds: the median of each, requests summed, the KV
+    cache's maximum."""
+
+    def median(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return statistics.median(known) if known else None
+
+    first = samples[0]
+    return LevelSummary(
+        concurrency=first.concurrency,
+        requests=sum(s.requests for s in samples),
+        wall_s=statistics.median(s.wall_s for s in samples),
+        tokens_per_s=statistics.median(s.tokens_per_s for s in samples),
+        ttft_p50_s=statistics.median(s.ttft_p50_s for s in samples),
+        ttft_p95_s=statistics.median(s.ttft_p95_s for s in samples),
+        itl_p50_ms=median([s.itl_p50_ms for s in samples]),
+        itl_p95_ms=median([s.itl_p95_ms for s in samples]),
+        prompt_tokens_mean=statistics.median(s.prompt_tokens_mean for s in samples),
+        kv_used_max_bytes=max(s.kv_used_max_bytes for s in samples),
+        kv_total_bytes=max(s.kv_total_bytes for s in samples),
+        target=first.target,
+    )
+
+
+async def bench(
+    targets: list[Target], levels: list[int], max_tokens: int, rounds: int = 1
+) -> BenchRun:
+    # Every level of every round asks about passages nothing asked about before (a prompt seen
+    # before would be served from the prefix cache); every target gets the same ones. The last
+    # prompt warms each target up.
     sizes = [SINGLE_REQUESTS if c == 1 else c for c in levels]
-    *prompts, warm_up = rag_prompts(sum(sizes) + 1)
-    starts = [sum(sizes[:i]) for i in range(len(sizes))]
-    by_level = {c: prompts[a : a + n] for c, a, n in zip(levels, starts, sizes, strict=True)}
+    *prompts, warm_up = rag_prompts(rounds * sum(sizes) + 1)
+    batches = iter(prompts)
     run = BenchRun([], {t.name: {} for t in targets}, [])
+    samples: dict[tuple[str, int], list[LevelSummary]] = {}
     try:
         for target in targets:
             print(f"bench_generation: starting {target.name} ...", file=sys.stderr, flush=True)
@@ -393,26 +421,31 @@ async def bench(targets: list[Target], levels: list[int], max_tokens: int) -> Be
             # One warm-up request so the first level does not pay for lazy initialisation.
             await target.send(warm_up, 8)
         before = {t.name: t.counters() for t in targets}
-        for round_, concurrency in enumerate(levels):
-            # Each level starts with the next target, so none is always first after another's
-            # run; a pause lets the last run's processes settle.
-            for target in targets[round_ % len(targets) :] + targets[: round_ % len(targets)]:
-                await asyncio.sleep(SETTLE_S)
-                print(
-                    f"bench_generation: {target.name}, {concurrency} concurrent ...",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                summary, results = await run_level(
-                    target, by_level[concurrency], concurrency, max_tokens
-                )
-                run.levels.append(summary)
-                run.requests[target.name][concurrency] = results
+        step = 0
+        for round_ in range(rounds):
+            for concurrency, size in zip(levels, sizes, strict=True):
+                batch = [next(batches) for _ in range(size)]
+                # Each level starts with the next target, so none is always first after
+                # another's run; a pause lets the last run's processes settle.
+                first = step % len(targets)
+                step += 1
+                for target in targets[first:] + targets[:first]:
+                    await asyncio.sleep(SETTLE_S)
+                    print(
+                        f"bench_generation: round {round_ + 1}/{rounds}, {target.name}, "
+                        f"{concurrency} concurrent ...",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    summary, results = await run_level(target, batch, concurrency, max_tokens)
+                    samples.setdefault((target.name, concurrency), []).append(summary)
+                    run.requests[target.name].setdefault(concurrency, []).extend(results)
         for target in targets:
             run.notes += counter_lines(target.name, before[target.name], target.counters())
     finally:
         for target in targets:
             await target.stop()
+    run.levels = [median_level(found) for found in samples.values()]
     by_key = {(lv.target, lv.concurrency): lv for lv in run.levels}
     for level in run.levels:
         base = by_key.get((level.target, 1))
@@ -437,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,8,32", help="levels, comma-separated")
     parser.add_argument("--max-tokens", type=int, default=128, help="max_new_tokens per request")
     parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of every level; the table gives medians"
+    )
+    parser.add_argument(
         "--variant",
         type=parse_variant,
         action="append",
@@ -454,15 +490,21 @@ def main(argv: list[str] | None = None) -> int:
         targets.append(ServiceTarget(name, {"VERITAS_DATA_DIR": data_dir, **env}, log_dir))
     if not args.no_in_process:
         targets.append(InProcessTarget())
-    run = asyncio.run(bench(targets, levels, args.max_tokens))
+    run = asyncio.run(bench(targets, levels, args.max_tokens, args.rounds))
     lines = checks(run.levels, "service") + run.notes
-    text = table(run.levels) + "\n\n" + "\n".join(f"- {line}" for line in lines)
+    text = (
+        f"median of {args.rounds} rounds\n\n"
+        + table(run.levels)
+        + "\n\n"
+        + "\n".join(f"- {line}" for line in lines)
+    )
     out = args.reports / time.strftime("bench-generation-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(text + "\n")
     settings = {
         "levels": levels,
         "max_tokens": args.max_tokens,
+        "rounds": args.rounds,
         "variants": {name: env for name, env in args.variant},
     }
     results = {

@@ -94,3 +94,13 @@ def test_variants_name_a_service_and_its_settings():
     )
     with pytest.raises(Exception, match="NAME:VAR=VALUE"):
         bench.parse_variant("no-settings")
+
+
+def test_rounds_are_summarised_by_their_medians():
+    rounds = [
+        level("service", 8, rate, ttft_p95_s=t) for rate, t in ((50, 1.0), (70, 3.0), (60, 2.0))
+    ]
+    rounds[1].kv_used_max_bytes = 2**20
+    merged = bench.median_level(rounds)
+    assert (merged.tokens_per_s, merged.ttft_p95_s) == (pytest.approx(60.0), pytest.approx(2.0))
+    assert (merged.requests, merged.kv_used_max_bytes, merged.target) == (3, 2**20, "service")
