@@ -203,6 +203,9 @@ async def test_metrics_port_exports_vllm_series_beside_the_rpc_series(peer, serv
         "vllm:num_preemptions_total",
         "vllm:prefix_cache_queries_total",
         "vllm:prefix_cache_hits_total",
+        # Prompt-lookup speculative decoding is on by default.
+        "vllm:spec_decode_num_draft_tokens_total",
+        "vllm:spec_decode_num_accepted_tokens_total",
         'veritas_rpc_requests_total{code="OK",method="Generate",service="generation"}',
         "veritas_generation_constrained_outputs_total",
     ):
