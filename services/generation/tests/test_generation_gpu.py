@@ -1,5 +1,5 @@
-"""The service on vLLM's CUDA build (the generation-cuda lock), where a GPU is present: the same
-requests as on the CPU, in bfloat16 on the GPU. Skipped on machines without CUDA."""
+"""The service on vLLM's CUDA build, where a GPU is present (`make test-gpu`: the gpu-test lock):
+the same requests as on the CPU, in bfloat16 on the GPU. Skipped on machines without CUDA."""
 
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-@pytest.mark.skipif(
-    not cuda_available(), reason="no CUDA device (run with the generation-cuda lock)"
-)
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA device (make test-gpu on a GPU machine)")
 def test_generation_on_the_gpu(data_dir, tmp_path):
     env = {
         "VERITAS_DATA_DIR": str(data_dir),
