@@ -95,10 +95,11 @@ test-fast: setup
 	$(BIN)/pytest -m "not slow and not integration"
 
 # On a machine with an NVIDIA GPU: vLLM's CUDA build in a venv of its own (the gpu-test lock;
-# the development venv holds the CPU build) and the gpu-marked tests. Not part of `make test`.
+# the development venv holds the CPU build) and the gpu-marked tests, which fail (not skip)
+# without a CUDA device here. Not part of `make test`.
 test-gpu: $(GPU_STAMP)
 	$(MAKE) protos PROTOC_PYTHON=$(GPU_VENV)/bin/python PROTOC_DEPS=$(GPU_STAMP)
-	$(GPU_VENV)/bin/pytest -m gpu services/generation
+	VERITAS_REQUIRE_GPU=1 $(GPU_VENV)/bin/pytest -m gpu services/generation
 
 # PyPI's CUDA torch only: a local CPU build in pip's find-links would shadow it.
 $(GPU_STAMP): $(LOCKS)/bootstrap.txt $(LOCKS)/gpu-test.txt $(LOCKS)/models.txt scripts/install_locked.sh \
