@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -80,7 +80,7 @@ class Peer(Generic[StubT]):
 
     async def stream(
         self, method: str, request: Any, *, timeout_s: float | None = None
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Server-streaming (or bidi, when `request` is an async iterator) call; no retries
         once messages have flowed."""
         rpc = getattr(self.stub, method)

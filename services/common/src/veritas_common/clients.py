@@ -8,7 +8,7 @@ the request id, errors that name the peer) live once, in `veritas_common.client.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -219,7 +219,7 @@ class GenerationClient(ServiceClient):
 
     def generate_stream(
         self, request: generation_pb2.GenerateStreamRequest
-    ) -> AsyncIterator[generation_pb2.GenerateStreamResponse]:
+    ) -> AsyncGenerator[generation_pb2.GenerateStreamResponse, None]:
         return self.peer.stream("GenerateStream", request)
 
     async def get_stats(

@@ -61,14 +61,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             request_id_var.set(request_id)
             start = time.perf_counter()
-            code = grpc.StatusCode.OK
+            code: grpc.StatusCode | None = grpc.StatusCode.OK
             try:
                 return await behavior(request, context)
             except Exception as exc:  # every error is mapped and re-raised
-                code = status_of(exc, context)
+                # Counted before the status reaches the caller, who may read the metrics next.
+                self._observe(method, status_of(exc, context), start)
+                code = None
                 await self._abort(exc, context, method)
             finally:
-                self._observe(method, code, start)
+                if code is not None:
+                    self._observe(method, code, start)
 
         return wrapper
 
@@ -76,15 +79,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             request_id_var.set(request_id)
             start = time.perf_counter()
-            code = grpc.StatusCode.OK
+            code: grpc.StatusCode | None = grpc.StatusCode.OK
             try:
                 async for response in behavior(request, context):
                     yield response
             except Exception as exc:
-                code = status_of(exc, context)
+                self._observe(method, status_of(exc, context), start)
+                code = None
                 await self._abort(exc, context, method)
             finally:
-                self._observe(method, code, start)
+                if code is not None:
+                    self._observe(method, code, start)
 
         return wrapper
 

@@ -9,6 +9,7 @@ alone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -205,8 +206,8 @@ class ChatService:
         the generation service is awaited before this returns, so a request it rejects fails
         with an HTTP status, not inside a 200 stream."""
         params = body.params(await self.adapter_for(body.model))
-        replies = aiter(
-            self.generation.generate_stream(generation_pb2.GenerateStreamRequest(params=params))
+        replies = self.generation.generate_stream(
+            generation_pb2.GenerateStreamRequest(params=params)
         )
         first = await anext(replies)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -222,21 +223,24 @@ class ChatService:
             return f"data: {json.dumps({**base, 'choices': [choice], **extra})}\n\n"
 
         async def events() -> AsyncIterator[str]:
-            yield event({"role": "assistant", "content": ""}, None)
-            reply = first
-            while True:
-                if reply.delta:
-                    yield event({"content": reply.delta}, None)
-                if reply.finish_reason:
-                    yield event({}, finish_reason(reply.finish_reason))
-                    if include_usage:
-                        usage = Usage.from_proto(reply.usage).model_dump()
-                        yield f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n"
-                    break
-                try:
-                    reply = await anext(replies)
-                except StopAsyncIteration:
-                    break
-            yield "data: [DONE]\n\n"
+            # A client that goes away closes this generator; closing the gRPC stream with it
+            # aborts the request in the generation service at once.
+            async with contextlib.aclosing(replies):
+                yield event({"role": "assistant", "content": ""}, None)
+                reply = first
+                while True:
+                    if reply.delta:
+                        yield event({"content": reply.delta}, None)
+                    if reply.finish_reason:
+                        yield event({}, finish_reason(reply.finish_reason))
+                        if include_usage:
+                            usage = Usage.from_proto(reply.usage).model_dump()
+                            yield f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n"
+                        break
+                    try:
+                        reply = await anext(replies)
+                    except StopAsyncIteration:
+                        break
+                yield "data: [DONE]\n\n"
 
         return events()
