@@ -224,15 +224,10 @@ class InProcessTarget:
     async def start(self) -> None:
         from veritas_generation.config import GenerationSettings
         from veritas_generation.convert import convert_embedded_model
-        from veritas_generation.engine import engine_args, kv_block_bytes
+        from veritas_generation.engine import kv_block_bytes, start_async_llm
 
         settings = GenerationSettings()
-        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(settings.generation_kv_cache_gib)
-        os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
-        from vllm.v1.engine.async_llm import AsyncLLM
-
-        checkpoint = convert_embedded_model(settings.checkpoint_dir())
-        self.llm = AsyncLLM.from_engine_args(engine_args(settings, checkpoint))
+        self.llm = start_async_llm(settings, convert_embedded_model(settings.checkpoint_dir()))
         self.tokenizer = self.llm.get_tokenizer()
         config = self.llm.vllm_config
         self.kv_total = (config.cache_config.num_gpu_blocks or 0) * kv_block_bytes(config)
@@ -242,12 +237,9 @@ class InProcessTarget:
         from vllm.inputs import TokensPrompt
         from vllm.sampling_params import RequestOutputKind
 
-        text = self.tokenizer.apply_chat_template(
-            [{"role": r, "content": c} for r, c in messages],
-            add_generation_prompt=True,
-            tokenize=False,
-        )
-        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        from veritas_generation.engine import ChatMessage, render_prompt
+
+        ids = render_prompt(self.tokenizer, [ChatMessage(r, c) for r, c in messages])
         sampling = SamplingParams(
             max_tokens=max_tokens, temperature=0.0, output_kind=RequestOutputKind.DELTA
         )

@@ -15,7 +15,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -206,6 +206,30 @@ def engine_args(settings: GenerationSettings, checkpoint: Path) -> Any:
     )
 
 
+def start_async_llm(
+    settings: GenerationSettings, checkpoint: Path, stat_loggers: list[Any] | None = None
+) -> AsyncLLM:
+    """vLLM's AsyncLLM for the settings (the service's engine, and the benchmark's in-process
+    baseline); vLLM's own stat loggers stay on beside `stat_loggers`."""
+    # Read when vLLM is imported: the CPU KV-cache size, and child processes that start fresh
+    # instead of forking a process with gRPC threads.
+    os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(settings.generation_kv_cache_gib)
+    os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+    return AsyncLLM.from_engine_args(engine_args(settings, checkpoint), stat_loggers=stat_loggers)
+
+
+def render_prompt(tokenizer: Any, messages: Sequence[ChatMessage]) -> list[int]:
+    """Prompt token ids through the model's chat template (ChatML for SmolLM2)."""
+    text = tokenizer.apply_chat_template(
+        [{"role": m.role, "content": m.content} for m in messages],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    return list(tokenizer.encode(text, add_special_tokens=False))
+
+
 @dataclass(frozen=True)
 class _Request:
     """A validated request, ready for the engine."""
@@ -256,17 +280,8 @@ class VllmEngine:
             if self._convert_missing is None:
                 raise FailedPrecondition(f"no model checkpoint at {self.checkpoint}")
             self._convert_missing(self.checkpoint)
-        # Read when vLLM is imported: the CPU KV-cache size, and child processes that start
-        # fresh instead of forking a process with gRPC threads.
-        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(self.settings.generation_kv_cache_gib)
-        os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
-        from vllm.v1.engine.async_llm import AsyncLLM
-
         started = time.perf_counter()
-        llm = AsyncLLM.from_engine_args(
-            engine_args(self.settings, self.checkpoint),
-            stat_loggers=[_scheduler_logger(self._view)],
-        )
+        llm = start_async_llm(self.settings, self.checkpoint, [_scheduler_logger(self._view)])
         self._llm = llm
         self._tokenizer = llm.get_tokenizer()
         config = llm.vllm_config
@@ -298,13 +313,13 @@ class VllmEngine:
         if self._llm is None:
             raise FailedPrecondition("generation model is not loaded yet")
         llm = self._llm
-        request = self._prepare(params)
         if self._in_flight >= self.settings.generation_max_num_seqs + (
             self.settings.max_queue_length
         ):
             raise TooLarge(
                 f"generation queue is full ({self._in_flight} requests in flight); retry later"
             )
+        request = self._prepare(params)
         from vllm.exceptions import VLLMClientError
         from vllm.inputs import TokensPrompt
 
@@ -323,12 +338,12 @@ class VllmEngine:
                 async for output in outputs:
                     completion = output.outputs[0]
                     completion_tokens += len(completion.token_ids)
+                    if request.constraint is not None:
+                        text.append(completion.text)  # judged against the schema at the end
                     if not output.finished:
                         if completion.text:
-                            text.append(completion.text)
                             yield GenerationChunk(completion.text)
                         continue
-                    text.append(completion.text)
                     finish = _finish_reason(completion.finish_reason, completion.stop_reason)
                     usage = _usage(output.metrics, len(request.prompt_ids), completion_tokens)
                     yield GenerationChunk(completion.text, finish, usage)
@@ -396,7 +411,7 @@ class VllmEngine:
 
         lora = self._lora_request(params.adapter_id) if params.adapter_id else None
         constraint = constraints.Constraint.parse(params.json_schema, max_new)
-        prompt_ids = self._render(params.messages)
+        prompt_ids = render_prompt(self._tokenizer, params.messages)
         if len(prompt_ids) > self.settings.max_prompt_tokens:
             raise TooLarge(
                 f"prompt has {len(prompt_ids)} tokens; the limit is "
@@ -420,28 +435,21 @@ class VllmEngine:
         )
         return _Request(prompt_ids, sampling, lora, constraint)
 
-    def _render(self, messages: tuple[ChatMessage, ...]) -> list[int]:
-        """Prompt token ids through the model's chat template (ChatML for SmolLM2)."""
-        text = self._tokenizer.apply_chat_template(
-            [{"role": m.role, "content": m.content} for m in messages],
-            add_generation_prompt=True,
-            tokenize=False,
-        )
-        return list(self._tokenizer.encode(text, add_special_tokens=False))
-
     def _lora_request(self, adapter_id: str) -> Any:
         """The adapter as vLLM knows it: loaded from its directory on first use, then cached
         (up to max_loras in one batch)."""
         from vllm.lora.request import LoRARequest
 
         path = self.adapters.resolve(adapter_id)
-        rank = self.adapters.rank(adapter_id)
-        if rank > self.settings.generation_max_lora_rank:
-            raise FailedPrecondition(
-                f"adapter {adapter_id!r} has rank {rank}; this server serves ranks up to "
-                f"{self.settings.generation_max_lora_rank} (VERITAS_GENERATION_MAX_LORA_RANK)"
-            )
-        lora_id = self._lora_ids.setdefault(adapter_id, len(self._lora_ids) + 1)
+        if adapter_id not in self._lora_ids:  # vLLM caches a loaded adapter by its id
+            rank = self.adapters.rank(adapter_id)
+            if rank > self.settings.generation_max_lora_rank:
+                raise FailedPrecondition(
+                    f"adapter {adapter_id!r} has rank {rank}; this server serves ranks up to "
+                    f"{self.settings.generation_max_lora_rank} (VERITAS_GENERATION_MAX_LORA_RANK)"
+                )
+            self._lora_ids[adapter_id] = len(self._lora_ids) + 1
+        lora_id = self._lora_ids[adapter_id]
         return LoRARequest(adapter_id, lora_id, str(path))
 
 
