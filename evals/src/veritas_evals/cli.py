@@ -15,8 +15,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from veritas_evals.datasets import SPLITS
 from veritas_evals.runner import DATASETS, TASKS
 from veritas_evals.tasks.answers import ABLATIONS
+
+# --option -> (dataset, loader keyword) of an explicit dataset file.
+FILE_OPTIONS = {
+    "scifact_corpus": ("scifact", "corpus"),
+    "scifact_claims": ("scifact", "claims"),
+    "pubmedqa_file": ("pubmedqa", "file"),
+    "tatqa_file": ("tatqa", "file"),
+    "convfinqa_file": ("convfinqa", "file"),
+}
 
 # evals/src/veritas_evals/cli.py -> the repository root (editable install).
 _PACKAGE_REPO = Path(__file__).resolve().parents[3]
@@ -83,6 +93,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dataset folder (default: ../shared/data relative to the repository root)",
     )
     parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="tuning",
+        help="the part of each dataset whose cases run, before --limit: tuning (held back "
+        "from training; default), train, or all (no filtering: for held-out files)",
+    )
+    files = parser.add_argument_group(
+        "dataset files",
+        "any file of the dataset's format instead of the default one "
+        "(a relative path is taken relative to --data)",
+    )
+    files.add_argument(
+        "--scifact-corpus",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="SciFact corpus (default scifact/corpus.jsonl)",
+    )
+    files.add_argument(
+        "--scifact-claims",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="SciFact claims, e.g. claims_dev.jsonl or claims_test.jsonl "
+        "(default scifact/claims_train.jsonl)",
+    )
+    files.add_argument(
+        "--pubmedqa-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="PubMedQA items, e.g. ori_pqal.json or test_set.json (default pubmedqa/pqal_dev.json)",
+    )
+    files.add_argument(
+        "--tatqa-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="TAT-QA file, e.g. tatqa_dataset_test_gold.json "
+        "(default tatqa/tatqa_dataset_dev.json)",
+    )
+    files.add_argument(
+        "--convfinqa-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="ConvFinQA file, e.g. test.json (default convfinqa/convfinqa_dev.json)",
+    )
+    parser.add_argument(
         "--limit", type=_positive, default=None, help="cases per dataset (default: all)"
     )
     parser.add_argument(
@@ -109,7 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--ablate",
         type=_csv(ABLATIONS),
         default=(),
-        help="re-run the answer cases with each component off: rerank,verify,hybrid",
+        help=f"re-run the answer cases with each component off: {','.join(ABLATIONS)}",
     )
     parser.add_argument(
         "--ablation-limit",
@@ -144,6 +203,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def explicit_files(args: argparse.Namespace, data_dir: Path) -> dict[str, dict[str, Path]]:
+    """The dataset files given on the command line, by dataset and loader keyword; a relative
+    path is taken relative to `data_dir`."""
+    out: dict[str, dict[str, Path]] = {}
+    for option, (dataset, key) in FILE_OPTIONS.items():
+        path: Path | None = getattr(args, option, None)
+        if path is not None:
+            out.setdefault(dataset, {})[key] = path if path.is_absolute() else data_dir / path
+    return out
+
+
+def config_from_args(args: argparse.Namespace, data_dir: Path) -> Any:
+    """The EvalConfig the parsed options describe."""
+    from veritas_evals.runner import EvalConfig
+
+    data_dir = data_dir.resolve()
+    return EvalConfig(
+        data_dir=data_dir,
+        split=args.split,
+        files=explicit_files(args, data_dir),
+        limit=args.limit,
+        corpus_limit=args.corpus_limit,
+        seed=args.seed,
+        tasks=tuple(args.tasks),
+        datasets=tuple(args.datasets),
+        ablate=tuple(args.ablate),
+        ablation_limit=args.ablation_limit,
+        concurrency=args.concurrency,
+        rerank_depth=args.rerank_depth,
+        price_per_hour=args.price_per_hour,
+    )
+
+
 def run_from_args(args: argparse.Namespace, *, gateway_url: str, api_key: str) -> int:
     """Runs an evaluation with parsed arguments; prints the report path and the tables."""
     from rich.console import Console
@@ -158,7 +250,7 @@ def run_from_args(args: argparse.Namespace, *, gateway_url: str, api_key: str) -
 
     from veritas_evals.client import GatewayClient, GatewayError, GatewayUnreachable
     from veritas_evals.report import write_report
-    from veritas_evals.runner import EvalConfig, Evaluation
+    from veritas_evals.runner import Evaluation
     from veritas_evals.tasks.base import StepProgress
 
     # Piped output (make, CI logs) gets room for the tables instead of rich's 80 columns.
@@ -170,19 +262,11 @@ def run_from_args(args: argparse.Namespace, *, gateway_url: str, api_key: str) -
             "pass --data DIR"
         )
         return 2
-    config = EvalConfig(
-        data_dir=data_dir.resolve(),
-        limit=args.limit,
-        corpus_limit=args.corpus_limit,
-        seed=args.seed,
-        tasks=tuple(args.tasks),
-        datasets=tuple(args.datasets),
-        ablate=tuple(args.ablate),
-        ablation_limit=args.ablation_limit,
-        concurrency=args.concurrency,
-        rerank_depth=args.rerank_depth,
-        price_per_hour=args.price_per_hour,
-    )
+    config = config_from_args(args, data_dir)
+    absent = [str(p) for paths in config.files.values() for p in paths.values() if not p.is_file()]
+    if absent:
+        console.print(f"[red]error:[/red] dataset file not found: {', '.join(absent)}")
+        return 2
     started = datetime.now(UTC)
     # The checkout as the run starts: a long run must not record commits made while it ran.
     commit = git_commit(repo_root())
@@ -224,8 +308,16 @@ def run_from_args(args: argparse.Namespace, *, gateway_url: str, api_key: str) -
 def print_tables(console: Any, results: Any) -> None:
     from rich.table import Table
 
-    from veritas_evals.report import RETRIEVAL_HEADER, ablation_rows, metrics_rows, retrieval_rows
+    from veritas_evals.report import (
+        RETRIEVAL_HEADER,
+        ablation_rows,
+        metrics_rows,
+        retrieval_rows,
+        split_lines,
+    )
 
+    for line in split_lines(results):
+        console.print(f"split: {line}")
     if results.retrieval:
         table = Table(*RETRIEVAL_HEADER, title="SciFact retrieval")
         for row in retrieval_rows(results):

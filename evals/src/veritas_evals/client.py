@@ -165,8 +165,12 @@ class GatewayClient:
         rerank: bool | None = None,
         verify: bool = True,
         search_mode: SearchMode = SearchMode.HYBRID,
+        selector: bool | None = None,
+        gate: bool | None = None,
     ) -> schemas.Answer:
-        """POST /v1/ask; `rerank` None leaves it to the server's default."""
+        """POST /v1/ask; `rerank` None leaves it to the server's default; `selector` and `gate`
+        (the evidence selector and the answerability gate) are sent only when set, so a
+        gateway that does not know them still answers the other requests."""
         body: dict[str, Any] = {
             "question": question,
             "collection": collection,
@@ -175,6 +179,10 @@ class GatewayClient:
         }
         if rerank is not None:
             body["rerank"] = rerank
+        if selector is not None:
+            body["selector"] = selector
+        if gate is not None:
+            body["gate"] = gate
         if data_schema is not None:
             body["data_schema"] = data_schema
         return _read(schemas.Answer, self._call("POST", "/v1/ask", json=body), "POST /v1/ask")

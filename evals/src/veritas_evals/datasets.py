@@ -3,10 +3,18 @@
 Formats are described in `../shared/data/DATA.md`. Every document is a small Markdown file whose
 name (the `source` the API reports back) encodes the dataset's own id, so search results and
 cited evidence map back to the gold labels without any service internals.
+
+Each loader's `load` reads the default files under a data folder, or any file of the dataset's
+format given explicitly (a held-out split such as SciFact's `claims_test.jsonl`).
+
+The split (`Split`, `document_split`) is a small public API: training recipes in other packages
+import it, so that a model is trained on the `train` part and every figure can be reported on
+the `tuning` part it never saw.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -24,6 +32,31 @@ from veritas_evals.expressions import (
 
 Expected = Literal["answer", "refuse", "uncertain"]
 Support = Literal["SUPPORTED", "UNSUPPORTED", "CONTRADICTED"]
+
+# ------------------------------------------------------------------------------------- splits
+
+Split = Literal["train", "tuning", "all"]
+"""Which cases to use: the `train` part (what a model may be trained or calibrated on), the
+`tuning` part (held back from training: the honest figures), or `all` (no filtering: for
+held-out files the system never saw)."""
+Part = Literal["train", "tuning"]
+SPLITS: tuple[Split, ...] = ("train", "tuning", "all")
+TUNING_SHARE = 5  # one document in TUNING_SHARE (about 20 %) is in the tuning part
+
+
+def document_split(dataset: str, doc_id: str) -> Part:
+    """The part a document of `dataset` belongs to, from a stable hash of "dataset:doc_id":
+    tuning when sha256 of it, read as an integer, is divisible by 5 (about 20 %), else train.
+    Stable across machines, Python versions and dataset orderings; a new file of the same
+    dataset keeps every document where it was."""
+    digest = hashlib.sha256(f"{dataset}:{doc_id}".encode()).hexdigest()
+    return "tuning" if int(digest, 16) % TUNING_SHARE == 0 else "train"
+
+
+def in_split(part: Part, split: Split) -> bool:
+    """Whether a case or document of `part` is selected by `split` (`all` selects both)."""
+    return split == "all" or part == split
+
 
 _MD_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
@@ -135,6 +168,31 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def dataset_files(
+    defaults: dict[str, str], data_dir: Path | None, given: dict[str, Path | str | None]
+) -> dict[str, Path]:
+    """The files a loader reads: each given path (a relative one is taken relative to
+    `data_dir` when there is one), else its default name under `data_dir`."""
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise TypeError(f"unknown dataset file {', '.join(sorted(unknown))}")
+    out: dict[str, Path] = {}
+    for key, default in defaults.items():
+        path = given.get(key)
+        if path is None:
+            if data_dir is None:
+                raise ValueError(f"no {key} file: pass data_dir or {key}=PATH")
+            out[key] = data_dir / default
+        else:
+            path = Path(path)
+            out[key] = data_dir / path if data_dir is not None and not path.is_absolute() else path
+    return out
+
+
 # ------------------------------------------------------------------------------------ SciFact
 
 
@@ -153,38 +211,91 @@ class RationaleSet:
 
 @dataclass(frozen=True)
 class SciFactClaim:
+    """A claim; `labelled` is False when its file had no `evidence` key (SciFact's test split):
+    such a claim reads as not-enough-info, which says nothing about its truth."""
+
     claim_id: str
     claim: str
     evidence: dict[str, tuple[RationaleSet, ...]]  # doc id -> rationale sets; empty = NEI
     cited_doc_ids: tuple[str, ...]
+    labelled: bool = True
+
+    @property
+    def doc_ids(self) -> tuple[str, ...]:
+        """Every document the claim rests on or cites, each once."""
+        return tuple(dict.fromkeys((*self.evidence, *self.cited_doc_ids)))
 
 
 class SciFact:
-    """SciFact corpus (abstracts as sentence lists) and claims with rationale sentences."""
+    """SciFact corpus (abstracts as sentence lists) and claims with rationale sentences.
+
+    Split by document: a claim is in the tuning part when any of its evidence or cited
+    documents is a tuning document, else in train, so train claims touch train documents only.
+    """
 
     name = "scifact"
     prefix = "scifact-"
+    default_files = {"corpus": "scifact/corpus.jsonl", "claims": "scifact/claims_train.jsonl"}
 
     def __init__(self, corpus: dict[str, SciFactDoc], claims: list[SciFactClaim]) -> None:
         self.corpus = corpus
         self.claims = claims
 
     @classmethod
-    def load(cls, data_dir: Path) -> SciFact:
-        folder = data_dir / "scifact"
-        corpus = {}
-        for row in _read_jsonl(folder / "corpus.jsonl"):
+    def files(
+        cls,
+        data_dir: Path | None = None,
+        *,
+        corpus: Path | str | None = None,
+        claims: Path | str | None = None,
+    ) -> dict[str, Path]:
+        """The files `load` reads with the same arguments."""
+        return dataset_files(cls.default_files, data_dir, {"corpus": corpus, "claims": claims})
+
+    @classmethod
+    def load(
+        cls,
+        data_dir: Path | None = None,
+        *,
+        corpus: Path | str | None = None,
+        claims: Path | str | None = None,
+    ) -> SciFact:
+        """Reads `corpus` and `claims` (any SciFact claims file: train, dev or test), by
+        default `scifact/corpus.jsonl` and `scifact/claims_train.jsonl` under `data_dir`; a
+        relative path is taken relative to `data_dir`. A claim without `evidence` (the test
+        split's files) has none, and none cited without `cited_doc_ids`."""
+        paths = cls.files(data_dir, corpus=corpus, claims=claims)
+        docs = {}
+        for row in _read_jsonl(paths["corpus"]):
             doc_id = str(row["doc_id"])
-            corpus[doc_id] = SciFactDoc(doc_id, row["title"].strip(), tuple(row["abstract"]))
-        claims = []
-        for row in _read_jsonl(folder / "claims_train.jsonl"):
+            docs[doc_id] = SciFactDoc(doc_id, row["title"].strip(), tuple(row["abstract"]))
+        rows = []
+        for row in _read_jsonl(paths["claims"]):
             evidence = {
                 str(doc): tuple(RationaleSet(tuple(s["sentences"]), s["label"]) for s in sets)
-                for doc, sets in row["evidence"].items()
+                for doc, sets in (row.get("evidence") or {}).items()
             }
-            cited = tuple(str(d) for d in row.get("cited_doc_ids", ()))
-            claims.append(SciFactClaim(str(row["id"]), row["claim"], evidence, cited))
-        return cls(corpus, claims)
+            cited = tuple(str(d) for d in row.get("cited_doc_ids") or ())
+            labelled = "evidence" in row
+            rows.append(SciFactClaim(str(row["id"]), row["claim"], evidence, cited, labelled))
+        return cls(docs, rows)
+
+    def doc_split(self, doc_id: str) -> Part:
+        """The part a corpus document belongs to."""
+        return document_split(self.name, doc_id)
+
+    def claim_split(self, claim: SciFactClaim) -> Part:
+        """tuning when any evidence or cited document of the claim is a tuning document."""
+        tuning = any(self.doc_split(d) == "tuning" for d in claim.doc_ids)
+        return "tuning" if tuning else "train"
+
+    def claims_of(self, split: Split) -> list[SciFactClaim]:
+        """The claims of `split`, in file order."""
+        return [c for c in self.claims if in_split(self.claim_split(c), split)]
+
+    def doc_ids_of(self, split: Split) -> list[str]:
+        """The corpus document ids of `split`, in corpus order."""
+        return [d for d in self.corpus if in_split(self.doc_split(d), split)]
 
     def source(self, doc_id: str) -> str:
         return f"{self.prefix}{doc_id}.md"
@@ -208,7 +319,7 @@ class SciFact:
             return list(self.corpus)
         needed: list[str] = []
         for claim in claims:
-            for doc_id in (*claim.evidence, *claim.cited_doc_ids):
+            for doc_id in claim.doc_ids:
                 if doc_id in self.corpus and doc_id not in needed:
                     needed.append(doc_id)
         others = sorted(set(self.corpus) - set(needed), key=int)
@@ -273,17 +384,29 @@ class PubMedQAItem:
 
 
 class PubMedQA:
-    """PubMedQA expert-labelled items: a question, its abstract's contexts, yes/no/maybe."""
+    """PubMedQA expert-labelled items: a question, its abstract's contexts, yes/no/maybe.
+    Split by PMID (an item is its own document)."""
 
     name = "pubmedqa"
     prefix = "pubmedqa-"
+    default_files = {"file": "pubmedqa/pqal_dev.json"}
 
     def __init__(self, items: list[PubMedQAItem]) -> None:
         self.items = items
 
     @classmethod
-    def load(cls, data_dir: Path) -> PubMedQA:
-        raw = json.loads((data_dir / "pubmedqa" / "pqal_dev.json").read_text(encoding="utf-8"))
+    def files(
+        cls, data_dir: Path | None = None, *, file: Path | str | None = None
+    ) -> dict[str, Path]:
+        """The files `load` reads with the same arguments."""
+        return dataset_files(cls.default_files, data_dir, {"file": file})
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None, *, file: Path | str | None = None) -> PubMedQA:
+        """Reads `file` (any file of the `{PMID: {...}}` format: `pqal_dev.json`,
+        `ori_pqal.json`, `test_set.json`), by default `pubmedqa/pqal_dev.json` under `data_dir`;
+        a relative path is taken relative to `data_dir`."""
+        raw = _read_json(cls.files(data_dir, file=file)["file"])
         items = [
             PubMedQAItem(
                 str(pmid),
@@ -295,6 +418,13 @@ class PubMedQA:
             for pmid, row in raw.items()
         ]
         return cls(items)
+
+    def item_split(self, item: PubMedQAItem) -> Part:
+        return document_split(self.name, item.pmid)
+
+    def items_of(self, split: Split) -> list[PubMedQAItem]:
+        """The items of `split`, in file order."""
+        return [i for i in self.items if in_split(self.item_split(i), split)]
 
     def source(self, pmid: str) -> str:
         return f"{self.prefix}{pmid}.md"
@@ -370,10 +500,12 @@ def _number(value: Any) -> float | None:
 
 
 class TatQA:
-    """TAT-QA: financial report tables with paragraphs, questions, derivations and scales."""
+    """TAT-QA: financial report tables with paragraphs, questions, derivations and scales.
+    Split by table context uid: all questions of a context go together."""
 
     name = "tatqa"
     prefix = "tatqa-"
+    default_files = {"file": "tatqa/tatqa_dataset_dev.json"}
 
     def __init__(self, contexts: list[TatQAContext]) -> None:
         self.contexts = contexts
@@ -383,8 +515,18 @@ class TatQA:
         return [q for ctx in self.contexts for q in ctx.questions]
 
     @classmethod
-    def load(cls, data_dir: Path) -> TatQA:
-        raw = json.loads((data_dir / "tatqa" / "tatqa_dataset_dev.json").read_text("utf-8"))
+    def files(
+        cls, data_dir: Path | None = None, *, file: Path | str | None = None
+    ) -> dict[str, Path]:
+        """The files `load` reads with the same arguments."""
+        return dataset_files(cls.default_files, data_dir, {"file": file})
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None, *, file: Path | str | None = None) -> TatQA:
+        """Reads `file` (any TAT-QA file with answers, e.g. `tatqa_dataset_test_gold.json`),
+        by default `tatqa/tatqa_dataset_dev.json` under `data_dir`; a relative path is taken
+        relative to `data_dir`."""
+        raw = _read_json(cls.files(data_dir, file=file)["file"])
         contexts = []
         for row in raw:
             uid = row["table"]["uid"]
@@ -407,6 +549,17 @@ class TatQA:
             contexts.append(TatQAContext(uid, table, paragraphs, questions))
         return cls(contexts)
 
+    def context_split(self, context_uid: str) -> Part:
+        return document_split(self.name, context_uid)
+
+    def contexts_of(self, split: Split) -> list[TatQAContext]:
+        """The table contexts of `split`, in file order."""
+        return [c for c in self.contexts if in_split(self.context_split(c.uid), split)]
+
+    def questions_of(self, split: Split) -> list[TatQAQuestion]:
+        """The questions of the contexts of `split`."""
+        return [q for ctx in self.contexts_of(split) for q in ctx.questions]
+
     def source(self, context_uid: str) -> str:
         return f"{self.prefix}{context_uid}.md"
 
@@ -427,10 +580,11 @@ class TatQA:
         uids = needed + sample(others, max(0, limit - len(needed)), seed)
         return [self.context(uid) for uid in uids]
 
-    def calculation_cases(self) -> list[CalculationCase]:
-        """Arithmetic questions whose derivation is a plain expression over numbers."""
+    def calculation_cases(self, split: Split = "all") -> list[CalculationCase]:
+        """Arithmetic questions of `split` whose derivation is a plain expression over
+        numbers."""
         cases = []
-        for q in self.questions:
+        for q in self.questions_of(split):
             if q.answer_type != "arithmetic":
                 continue
             gold = _number(q.answer)
@@ -456,10 +610,10 @@ class TatQA:
             )
         return cases
 
-    def extraction_cases(self) -> list[ExtractionCase]:
-        """Questions with a single numeric answer (arithmetic or a numeric span)."""
+    def extraction_cases(self, split: Split = "all") -> list[ExtractionCase]:
+        """Questions of `split` with a single numeric answer (arithmetic or a numeric span)."""
         cases = []
-        for q in self.questions:
+        for q in self.questions_of(split):
             if q.answer_type not in ("arithmetic", "span"):
                 continue
             value = _number(q.answer)
@@ -496,10 +650,12 @@ class Conversation:
 
 
 class ConvFinQA:
-    """ConvFinQA conversations: turns with a program each; the last turn's answer is given."""
+    """ConvFinQA conversations: turns with a program each; the last turn's answer is given.
+    Split by conversation id."""
 
     name = "convfinqa"
     prefix = "convfinqa-"
+    default_files = {"file": "convfinqa/convfinqa_dev.json"}
 
     def __init__(self, conversations: list[Conversation]) -> None:
         self.conversations = conversations
@@ -509,8 +665,18 @@ class ConvFinQA:
         return sum(len(c.questions) for c in self.conversations)
 
     @classmethod
-    def load(cls, data_dir: Path) -> ConvFinQA:
-        raw = json.loads((data_dir / "convfinqa" / "convfinqa_dev.json").read_text("utf-8"))
+    def files(
+        cls, data_dir: Path | None = None, *, file: Path | str | None = None
+    ) -> dict[str, Path]:
+        """The files `load` reads with the same arguments."""
+        return dataset_files(cls.default_files, data_dir, {"file": file})
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None, *, file: Path | str | None = None) -> ConvFinQA:
+        """Reads `file` (any file of the format, e.g. `test.json`), by default
+        `convfinqa/convfinqa_dev.json` under `data_dir`; a relative path is taken relative
+        to `data_dir`."""
+        raw = _read_json(cls.files(data_dir, file=file)["file"])
         conversations = [
             Conversation(
                 row["id"],
@@ -524,6 +690,15 @@ class ConvFinQA:
         ]
         return cls(conversations)
 
+    def conversation_split(self, conv_id: str) -> Part:
+        return document_split(self.name, conv_id)
+
+    def conversations_of(self, split: Split) -> list[Conversation]:
+        """The conversations of `split`, in file order."""
+        return [
+            c for c in self.conversations if in_split(self.conversation_split(c.conv_id), split)
+        ]
+
     def source(self, conv_id: str) -> str:
         return self.prefix + re.sub(r"[^A-Za-z0-9._-]+", "_", conv_id) + ".md"
 
@@ -532,12 +707,12 @@ class ConvFinQA:
         parts = [markdown_table(rows), markdown_escape(conv.text)]
         return Document(self.source(conv.conv_id), "\n\n".join(p for p in parts if p) + "\n")
 
-    def calculation_cases(self) -> list[CalculationCase]:
-        """Every turn whose program does arithmetic (lookups, comparisons and percent literals
-        are not calculations); gold = the program evaluated exactly, and for the last turn the
-        dataset's answer when it is a number."""
+    def calculation_cases(self, split: Split = "all") -> list[CalculationCase]:
+        """Every turn of the conversations of `split` whose program does arithmetic (lookups,
+        comparisons and percent literals are not calculations); gold = the program evaluated
+        exactly, and for the last turn the dataset's answer when it is a number."""
         cases = []
-        for conv in self.conversations:
+        for conv in self.conversations_of(split):
             last = len(conv.programs) - 1
             for turn, program in enumerate(conv.programs):
                 expression = program_expression(program)

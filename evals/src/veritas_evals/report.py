@@ -8,10 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from veritas_evals.metrics import STAGES
-from veritas_evals.runner import Results
+from veritas_evals.runner import DATASET_TITLES, Results
 from veritas_evals.tasks.verifier import VERDICTS
 
 Row = tuple[str, str, str]  # metric, value, note (n, baseline, ...)
+
+# What a citation is checked against: SciFact's gold units are rationale sentences, PubMedQA's
+# whole contexts (paragraphs), so the two datasets' citation figures are not the same measure.
+CITATION_LEVEL = {
+    "scifact": "sentence-level (gold = rationale sentences)",
+    "pubmedqa": "document-level (gold = whole contexts)",
+}
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -53,10 +60,15 @@ def metrics_rows(r: Results) -> list[Row]:
                 )
             )
         name = "SciFact" if dataset == "scifact" else "PubMedQA"
+        level = CITATION_LEVEL[dataset]
         rows.append(
-            (f"{name} citation precision", fmt(s["citation_precision"]), f"{s['citations']} cited")
+            (
+                f"{name} citation precision, {level}",
+                fmt(s["citation_precision"]),
+                f"{s['citations']} cited",
+            )
         )
-        rows.append((f"{name} citation recall", fmt(s["citation_recall"]), ""))
+        rows.append((f"{name} citation recall, {level}", fmt(s["citation_recall"]), ""))
         rows.append(
             (
                 f"{name} unsupported-claim rate",
@@ -161,28 +173,53 @@ ABLATION_COLUMNS = (
     ("scifact", "citation_recall", "SciFact cit. R"),
     ("scifact", "unsupported_claim_rate", "SciFact unsupported"),
     ("pubmedqa", "answer_rate", "PubMedQA answer rate"),
-    ("pubmedqa", "citation_precision", "PubMedQA cit. P"),
+    ("pubmedqa", "citation_precision", "PubMedQA cit. P (doc-level)"),
+    ("scifact", "changed_answers", "SciFact answers changed"),
+    ("pubmedqa", "changed_answers", "PubMedQA answers changed"),
     ("scifact", "total_ms_p50", "SciFact p50 ms"),
 )
 
 
 def ablation_rows(r: Results) -> tuple[list[str], list[list[str]]]:
+    """The ablation table: a row per configuration (a configuration the gateway rejected
+    reads "not supported by this server" instead of numbers)."""
     present = {d for table in r.ablations.values() for d in table}
     columns = [c for c in ABLATION_COLUMNS if c[0] in present]
     header = ["configuration"] + [c[2] for c in columns]
     rows = []
     for name, table in r.ablations.items():
         row = [name]
+        if name in r.ablations_not_supported:
+            reason = r.ablations_not_supported[name].split(" (", 1)[0]
+            rows.append(row + [reason] + [""] * max(0, len(columns) - 1))
+            continue
         for dataset, metric, _ in columns:
             cell = table.get(dataset, {}).get(metric)
             if cell is None:
                 row.append("n/a")
+                continue
+            if metric == "changed_answers":  # a count of cases, its own delta
+                row.append(fmt(cell["value"]))
                 continue
             digits = 0 if metric.endswith("_ms_p50") else 3
             delta = "" if name == "full" else fmt_delta(cell["delta"])
             row.append(fmt(cell["value"], digits) + delta)
         rows.append(row)
     return header, rows
+
+
+def split_lines(r: Results) -> list[str]:
+    """What the split kept of each loaded dataset, e.g. "SciFact claims: 153 of 809 (tuning);
+    documents 1,021 of 5,183"."""
+    split = r.settings.get("split", "all")
+    lines = []
+    for name, counts in r.splits.items():
+        (unit, (n, total)), *rest = counts.items()
+        line = f"{DATASET_TITLES.get(name, name)} {unit}: {n:,} of {total:,} ({split})"
+        if rest:
+            line += "; " + ", ".join(f"{u} {k:,} of {t:,}" for u, (k, t) in rest)
+        lines.append(line)
+    return lines
 
 
 def verifier_rows(r: Results) -> list[list[str]]:
@@ -216,7 +253,8 @@ def render_markdown(r: Results, plots: dict[str, str]) -> str:
         f"# Veritas evaluation — {s.get('started_at', '')}",
         "",
         f"git `{s.get('git_commit', 'unknown')}` · gateway {s.get('gateway_url', '')} · "
-        f"data `{s['data_dir']}` · limit {fmt(s['limit'])} per dataset · corpus limit "
+        f"data `{s['data_dir']}` · split **{s.get('split', 'all')}** · "
+        f"limit {fmt(s['limit'])} per dataset · corpus limit "
         f"{fmt(s['corpus_limit'])} · seed {s['seed']} · "
         f"ablations {', '.join(s['ablate']) or 'none'}"
         + (
@@ -228,6 +266,22 @@ def render_markdown(r: Results, plots: dict[str, str]) -> str:
         f" · duration {fmt(s.get('duration_s'), 0)} s",
         "",
     ]
+    if r.splits:
+        parts += [
+            f"**Split** `{s.get('split', 'all')}`: every task's cases come from this part only "
+            "(before sampling); a document is in the tuning part when "
+            '`sha256("<dataset>:<id>")` is divisible by 5; ingested distractors may come from '
+            "any part",
+            "",
+            *[f"- {line}" for line in split_lines(r)],
+            "",
+        ]
+    files = s.get("files") or {}
+    if files:
+        listed = ", ".join(
+            f"{name} {key} `{path}`" for name, paths in files.items() for key, path in paths.items()
+        )
+        parts += [f"**Files**: {listed}", ""]
     sizes = []
     for name, info in r.datasets.items():
         sizes.append([name, ", ".join(f"{k} {v}" for k, v in info.items())])
@@ -270,11 +324,16 @@ def render_markdown(r: Results, plots: dict[str, str]) -> str:
     if r.ablations:
         header, arows = ablation_rows(r)
         parts += [
-            "**Ablations** (same cases; delta vs full system)",
+            "**Ablations** (same cases; delta vs full system; answers changed = cases whose "
+            "decision or citations differ from the full system's)",
             "",
             _md_table(header, arows),
             "",
         ]
+        for name, reason in r.ablations_not_supported.items():
+            parts += [f"- `{name}`: {reason}"]
+        if r.ablations_not_supported:
+            parts += [""]
     if r.warnings:
         parts += ["**Warnings**: " + "; ".join(r.warnings), ""]
     if r.skipped:

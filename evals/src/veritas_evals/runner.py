@@ -13,7 +13,15 @@ from typing import Any
 
 from veritas_evals import metrics
 from veritas_evals.client import GatewayClient
-from veritas_evals.datasets import ConvFinQA, PubMedQA, SciFact, SciFactClaim, TatQA, sample
+from veritas_evals.datasets import (
+    ConvFinQA,
+    PubMedQA,
+    SciFact,
+    SciFactClaim,
+    Split,
+    TatQA,
+    sample,
+)
 from veritas_evals.tasks.answers import AnswersTask
 from veritas_evals.tasks.base import EvalTask, StepProgress, TaskContext
 from veritas_evals.tasks.calculator import CalculatorTask
@@ -39,16 +47,29 @@ LOADERS: dict[str, DatasetLoader] = {
     "convfinqa": ConvFinQA,
 }
 DATASETS = tuple(LOADERS)
+# Names for the report: the dataset and the unit its split counts.
+DATASET_TITLES = {
+    "scifact": "SciFact",
+    "pubmedqa": "PubMedQA",
+    "tatqa": "TAT-QA",
+    "convfinqa": "ConvFinQA",
+}
 
 
 @dataclass
 class EvalConfig:
-    """What to run. `limit`: cases per dataset (None = all); `corpus_limit`: documents per
-    corpus to ingest (needed ones first, then fixed-seed distractors; None = 5 x limit when a
-    limit is set, else the whole corpus); `ablation_limit`: answer cases per dataset the
-    ablations re-run (a fixed-seed subset; None = all); `concurrency`: requests in flight."""
+    """What to run. `split`: the part of each dataset whose cases run (`tuning`: held back from
+    training, the default; `train`; `all`: no filtering, for held-out files), applied before
+    sampling; `files`: explicit dataset files by dataset and loader keyword (e.g.
+    {"scifact": {"claims": Path(...)}}), a relative path taken relative to `data_dir`; `limit`:
+    cases per dataset (None = all); `corpus_limit`: documents per corpus to ingest (needed
+    ones first, then fixed-seed distractors from any split; None = 5 x limit when a limit is
+    set, else the whole corpus); `ablation_limit`: answer cases per dataset the ablations
+    re-run (a fixed-seed subset; None = all); `concurrency`: requests in flight."""
 
     data_dir: Path
+    split: Split = "tuning"
+    files: dict[str, dict[str, Path]] = field(default_factory=dict)
     limit: int | None = None
     corpus_limit: int | None = None
     seed: int = 0
@@ -80,6 +101,7 @@ class Results:
 
     settings: dict[str, Any] = field(default_factory=dict)
     datasets: dict[str, Any] = field(default_factory=dict)
+    splits: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     ingestion: dict[str, Any] = field(default_factory=dict)
     retrieval: dict[str, Any] = field(default_factory=dict)
     answers: dict[str, Any] = field(default_factory=dict)
@@ -88,6 +110,7 @@ class Results:
     verifier: dict[str, Any] = field(default_factory=dict)
     calculator: dict[str, Any] = field(default_factory=dict)
     ablations: dict[str, Any] = field(default_factory=dict)
+    ablations_not_supported: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -107,6 +130,7 @@ class Evaluation:
         self.config = config
         self.progress = progress or StepProgress()
         self.results = Results()
+        self.missing: dict[str, str] = {}  # dataset -> why it could not be loaded
 
     def run(self) -> Results:
         """Runs every selected task in turn; a missing dataset or endpoint skips its task with
@@ -115,7 +139,11 @@ class Evaluation:
         self.results.settings = self._settings()
         tasks = [task for task in ALL_TASKS if task.name in cfg.tasks]
         datasets = self._load({name for task in tasks for name in task.datasets})
-        ctx = TaskContext(self.client, cfg, self.progress, self.results, datasets)
+        self.results.splits = {
+            name: split_counts(dataset, cfg.split) for name, dataset in datasets.items()
+        }
+        self._warn_about_inputs(datasets)
+        ctx = TaskContext(self.client, cfg, self.progress, self.results, datasets, self.missing)
         if "scifact" in datasets:
             ctx.scifact_claims = self._sample_claims(datasets["scifact"])
         for task in tasks:
@@ -128,6 +156,8 @@ class Evaluation:
         cfg = self.config
         return {
             "data_dir": str(cfg.data_dir),
+            "split": cfg.split,
+            "files": {},  # the files each loaded dataset was read from (filled in by _load)
             "limit": cfg.limit,
             "corpus_limit": cfg.corpus_size(),
             "seed": cfg.seed,
@@ -143,30 +173,89 @@ class Evaluation:
                 "a cited span is correct when it comes from a gold document and shares a run of "
                 f"characters of at least {metrics.MIN_OVERLAP_SHARE:.0%} of the shorter of it "
                 "and a gold unit (SciFact rationale sentence, PubMedQA context), after "
-                "whitespace normalisation"
+                "whitespace normalisation; PubMedQA's citation figures are document-level "
+                "(gold = whole contexts), SciFact's sentence-level"
             ),
         }
 
     def _load(self, needed: set[str]) -> dict[str, Any]:
-        """The needed datasets that are selected and present under the data folder, all loaded
-        before the first request."""
+        """The needed datasets that are selected and whose files exist (the defaults under
+        the data folder, or the explicit ones), all loaded before the first request; why any
+        other needed one is missing goes to `self.missing`."""
         cfg = self.config
-        return {
-            name: loader.load(cfg.data_dir)
-            for name, loader in LOADERS.items()
-            if name in needed and name in cfg.datasets and (cfg.data_dir / name).is_dir()
-        }
+        loaded: dict[str, Any] = {}
+        for name, loader in LOADERS.items():
+            if name not in needed:
+                continue
+            if name not in cfg.datasets:
+                self.missing[name] = f"{name} not selected"
+                continue
+            explicit = cfg.files.get(name, {})
+            paths = loader.files(cfg.data_dir, **explicit)
+            absent = [str(p) for p in paths.values() if not p.is_file()]
+            if absent:
+                self.missing[name] = f"no {', '.join(absent)}"
+                continue
+            loaded[name] = loader.load(cfg.data_dir, **explicit)
+            self.results.settings["files"][name] = {k: str(p) for k, p in paths.items()}
+        return loaded
+
+    def _warn_about_inputs(self, datasets: dict[str, Any]) -> None:
+        """Warnings about what the figures mean: explicit files filtered by a split, and
+        SciFact claims without labels."""
+        cfg = self.config
+        explicit = sorted(name for name in datasets if cfg.files.get(name))
+        if explicit and cfg.split != "all":
+            self.results.warnings.append(
+                f"explicit files for {', '.join(explicit)} are filtered to their {cfg.split} part "
+                "(about 20 % for tuning); pass --split all to measure every case of a held-out "
+                "file"
+            )
+        scifact: SciFact | None = datasets.get("scifact")
+        unlabelled = sum(1 for c in scifact.claims if not c.labelled) if scifact else 0
+        if unlabelled:
+            self.results.warnings.append(
+                f"{unlabelled} SciFact claims have no `evidence` key (an unlabelled file): they "
+                "count as not-enough-info cases, so their decision and citation figures and "
+                "their retrieval and verifier cases mean nothing"
+            )
 
     def _sample_claims(self, scifact: SciFact) -> list[SciFactClaim]:
-        """The SciFact claims of this run (retrieval, answers and verifier share them)."""
-        claims: list[SciFactClaim] = sample(scifact.claims, self.config.limit, self.config.seed)
+        """The SciFact claims of this run (retrieval, answers and verifier share them): the
+        configured split's, then the configured number drawn with the seed."""
+        in_split = scifact.claims_of(self.config.split)
+        claims: list[SciFactClaim] = sample(in_split, self.config.limit, self.config.seed)
         self.results.datasets["scifact"] = {
             "corpus_docs": len(scifact.corpus),
             "claims": len(scifact.claims),
+            "split_claims": len(in_split),
             "sampled_claims": len(claims),
             "sampled_with_evidence": sum(1 for c in claims if c.evidence),
         }
         return claims
+
+
+def split_counts(dataset: Any, split: Split) -> dict[str, list[int]]:
+    """What the split keeps of a dataset: unit -> [in the split, in the file]."""
+    if isinstance(dataset, SciFact):
+        return {
+            "claims": [len(dataset.claims_of(split)), len(dataset.claims)],
+            "documents": [len(dataset.doc_ids_of(split)), len(dataset.corpus)],
+        }
+    if isinstance(dataset, PubMedQA):
+        return {"items": [len(dataset.items_of(split)), len(dataset.items)]}
+    if isinstance(dataset, TatQA):
+        return {
+            "contexts": [len(dataset.contexts_of(split)), len(dataset.contexts)],
+            "questions": [len(dataset.questions_of(split)), len(dataset.questions)],
+        }
+    if isinstance(dataset, ConvFinQA):
+        conversations = dataset.conversations_of(split)
+        return {
+            "conversations": [len(conversations), len(dataset.conversations)],
+            "turns": [sum(len(c.questions) for c in conversations), dataset.turns],
+        }
+    raise TypeError(f"not a dataset: {type(dataset).__name__}")
 
 
 def summarise_latency(usages: list[dict[str, float]], price_per_hour: float) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from veritas.v1 import (
     retrieval_pb2_grpc,
 )
 from veritas_agent.lexical import content_words
+from veritas_common.judge import judge_text
+from veritas_common.sentences import sentences_to_proto, split_sentences
 
 ACME_TEXT = """# Acme Instruments Annual Report 2024
 
@@ -81,23 +83,37 @@ def make_chunks(doc_id: str, tenant: str = "default") -> list[common_pb2.Chunk]:
         begin = start if pending is None else pending
         pending = None
         chunks.append(
-            common_pb2.Chunk(
-                chunk_id=f"{doc_id}:{len(chunks):04d}",
-                doc_id=doc_id,
-                ordinal=len(chunks),
-                tenant=tenant,
-                collection="samples",
-                source=source,
-                title=title,
-                section_path=section,
-                page=1,
-                char_start=begin,
-                char_end=end,
-                text=text[begin:end],
-                modality=common_pb2.MODALITY_TEXT,
+            with_sentences(
+                common_pb2.Chunk(
+                    chunk_id=f"{doc_id}:{len(chunks):04d}",
+                    doc_id=doc_id,
+                    ordinal=len(chunks),
+                    tenant=tenant,
+                    collection="samples",
+                    source=source,
+                    title=title,
+                    section_path=section,
+                    page=1,
+                    char_start=begin,
+                    char_end=end,
+                    text=text[begin:end],
+                    modality=common_pb2.MODALITY_TEXT,
+                )
             )
         )
     return chunks
+
+
+def with_sentences(chunk: common_pb2.Chunk) -> common_pb2.Chunk:
+    """The chunk with its sentences as ingestion and retrieval store them: split once, each
+    claimable one with the vector of its text in context (here the bag-of-words fake's)."""
+    split = split_sentences(chunk.text, table=chunk.modality == common_pb2.MODALITY_TABLE)
+    for sentence, stored in zip(split, sentences_to_proto(split), strict=True):
+        if sentence.claimable:
+            context = judge_text(sentence.claim_text(), chunk.title, chunk.section_path)
+            stored.vector.extend(FakeEmbedding.vector(context))
+        chunk.sentences.append(stored)
+    return chunk
 
 
 def all_chunks() -> list[common_pb2.Chunk]:
@@ -126,7 +142,10 @@ class FakeRetrieval(retrieval_pb2_grpc.RetrievalServiceServicer):
                     )
                 )
         results.sort(key=lambda r: r.score, reverse=True)
-        return retrieval_pb2.SearchResponse(results=results[: request.top_k or 10])
+        return retrieval_pb2.SearchResponse(
+            results=results[: request.top_k or 10],
+            query_vector=FakeEmbedding.vector(request.query),
+        )
 
 
 class FakeRerank(rerank_pb2_grpc.RerankServiceServicer):

@@ -19,8 +19,10 @@ from veritas.v1 import (
 )
 from veritas_agent.agent import Agent
 from veritas_agent.config import AgentSettings
+from veritas_agent.judging import CachedJudge
 from veritas_agent.peers import Peers
 from veritas_agent.servicer import AgentServicer
+from veritas_common.judge import EvidenceJudge
 from veritas_common.server import start_server
 from veritas_common.settings import VeritasSettings
 from veritas_common.testing import free_port
@@ -80,16 +82,27 @@ def agent_settings(addr: str, tmp_path: Path, **overrides) -> AgentSettings:
     return AgentSettings(**values)
 
 
+@pytest.fixture(scope="session")
+def evidence_judge() -> CachedJudge:
+    """The bundled evidence judge, loaded once for every agent of the session."""
+    judge = CachedJudge(EvidenceJudge())
+    judge.warm_up()
+    return judge
+
+
 @pytest.fixture
-async def make_agent(fake_peers, tmp_path):
-    """Builds agents (settings overridable) whose peers are the fakes; closes them after."""
+async def make_agent(fake_peers, tmp_path, evidence_judge):
+    """Builds agents (settings overridable) whose peers are the fakes, warmed up like the
+    service does; closes them after."""
     opened: list[Peers] = []
 
     def build(verifier=None, **overrides) -> Agent:
         settings = agent_settings(fake_peers.addr, tmp_path, **overrides)
         peers = Peers.from_settings(settings)
         opened.append(peers)
-        return Agent.from_settings(settings, peers, verifier=verifier)
+        agent = Agent.from_settings(settings, peers, verifier=verifier, judge=evidence_judge)
+        agent.warm_up()
+        return agent
 
     yield build
     for peers in opened:

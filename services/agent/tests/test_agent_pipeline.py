@@ -12,6 +12,7 @@ from veritas_agent.models import (
     REFUSAL_CONTRADICTED,
     REFUSAL_NO_EVIDENCE,
     REFUSAL_NO_SUPPORTED_CLAIM,
+    REFUSAL_NOT_ANSWERABLE,
     Question,
 )
 from veritas_agent.verifier import ClaimVerifier, Verdict
@@ -56,13 +57,12 @@ async def test_answers_with_quotes_equal_to_document_slices(make_agent, fake_pee
     assert answer.usage.prompt_tokens > 0 and answer.usage.completion_tokens > 0
     assert answer.usage.prefill_ms == 5.0 and answer.usage.decode_ms == 10.0
     assert answer.usage.total_ms >= answer.usage.retrieve_ms > 0
-    # Selection: one query call and one batch of passages; then one verify call per claim
-    # (claim and its quotes together).
-    requests = fake_peers.embedding.requests
-    assert len(requests) == 2 + len(answer.claims)
-    assert len(requests[0].texts) >= 1
-    claim_calls = [r.texts[0] for r in requests[2:]]
-    assert sorted(claim_calls) == sorted(c.text for c in answer.claims)
+    # Nothing is embedded: sentence vectors are stored and the query's vector comes back with
+    # the search results; the judge selects and verifies in-process.
+    assert fake_peers.embedding.requests == []
+    assert fake_peers.retrieval.requests[0].query == REVENUE
+    select = next(s for s in answer.trace if s.name == "select").detail
+    assert "judged by evidence-judge@" in select
 
 
 async def test_table_row_claim_cites_its_header(make_agent, fake_peers):
@@ -336,7 +336,8 @@ async def test_abstractive_claims_are_verified(make_agent, fake_peers):
     ]
     assert_citations_hold(answer)
     verify = next(s for s in answer.trace if s.name == "verify").detail
-    assert "numbers not in cited evidence: 80" in verify and "no cited evidence" in verify
+    assert "numbers neither in nor derivable from cited evidence: 80" in verify
+    assert "no cited evidence" in verify
 
 
 async def test_generation_down_raises_peer_unavailable(make_agent):
@@ -345,11 +346,22 @@ async def test_generation_down_raises_peer_unavailable(make_agent):
         await agent.ask(Question(REVENUE))
 
 
-@pytest.mark.parametrize("peer", ["retrieval", "rerank", "embedding"])
-async def test_other_peers_down_raise_peer_unavailable(make_agent, peer):
-    agent = make_agent(**{f"{peer}_addr": f"127.0.0.1:{free_port()}"})
+@pytest.mark.parametrize(
+    ("peer", "overrides"),
+    [("retrieval", {}), ("rerank", {}), ("embedding", {"evidence_judge": False})],
+)
+async def test_other_peers_down_raise_peer_unavailable(make_agent, peer, overrides):
+    agent = make_agent(**{f"{peer}_addr": f"127.0.0.1:{free_port()}"}, **overrides)
     with pytest.raises(PeerUnavailable, match=f"{peer} service unavailable"):
         await agent.ask(Question(REVENUE))
+
+
+async def test_the_default_path_needs_no_embedding_peer(make_agent):
+    # Stored sentence vectors and the query's vector from retrieval; the judge verifies.
+    agent = make_agent(embedding_addr=f"127.0.0.1:{free_port()}")
+    answer = await agent.ask(Question(REVENUE))  # no PeerUnavailable
+    select = next(s for s in answer.trace if s.name == "select").detail
+    assert "judged by evidence-judge@" in select
 
 
 def sample(name: str, labels: dict[str, str]) -> float:
@@ -377,3 +389,91 @@ async def test_metrics_count_answers_claims_and_stages(make_agent):
         == before["select"] + 2
     )
     assert sample("veritas_agent_evidence_count_count", {}) == before["evidence"] + 2
+
+
+# -- The evidence judge: gate, verifier and the fallback ---------------------------------------
+# The rules around the judge, with a scripted judge (the trained model's quality is measured by
+# `veritas eval` and checked on the samples in test_agent_calibration).
+
+HEPATIC = "What is the recommended dose of Zentrivex in hepatic impairment?"
+
+
+class ScriptedJudge:
+    """P(decides) by the first scripted phrase a text contains, else `default`."""
+
+    name = "scripted-judge"
+
+    def __init__(self, script: dict[str, float], default: float = 0.05) -> None:
+        self.script = script
+        self.default = default
+
+    def warm_up(self) -> None:
+        pass
+
+    async def probabilities(self, question, texts):
+        import numpy as np
+
+        rows = []
+        for text in texts:
+            p = next((v for k, v in self.script.items() if k in text), self.default)
+            rows.append([1 - p, p, 0.0])
+        return np.array(rows, dtype=np.float32)
+
+
+def scripted_agent(make_agent, fake_peers, script, **overrides):
+    from veritas_agent.agent import Agent
+    from veritas_agent.peers import Peers
+
+    agent = make_agent(**overrides)
+    return Agent.from_settings(
+        agent.settings, Peers.from_settings(agent.settings), judge=ScriptedJudge(script)
+    )
+
+
+async def test_the_gate_refuses_when_no_sentence_decides_the_question(make_agent, fake_peers):
+    agent = scripted_agent(make_agent, fake_peers, {"20 mg": 0.3}, gate_threshold=0.5)
+    answer = await agent.ask(Question(HEPATIC))
+    assert answer.status == AnswerStatus.REFUSED
+    assert answer.refusal_reason.startswith(REFUSAL_NOT_ANSWERABLE)
+    assert "0.30 below the answerability gate 0.50" in answer.refusal_reason
+    assert fake_peers.generation.requests == []  # refused before the model is asked
+
+
+async def test_without_the_gate_the_verifier_still_refuses_and_without_both_it_answers(
+    make_agent, fake_peers
+):
+    agent = scripted_agent(make_agent, fake_peers, {"20 mg": 0.3}, gate_threshold=0.5)
+    ungated = await agent.ask(Question(HEPATIC, disable_gate=True))
+    assert ungated.status == AnswerStatus.REFUSED
+    assert ungated.refusal_reason == REFUSAL_NO_SUPPORTED_CLAIM
+    verify = next(s for s in ungated.trace if s.name == "verify").detail
+    assert "does not answer the question" in verify and "below 0.50" in verify
+    unchecked = await agent.ask(Question(HEPATIC, disable_gate=True, disable_verify=True))
+    assert unchecked.status == AnswerStatus.ANSWERED and unchecked.claims
+
+
+async def test_the_verifier_replaces_a_model_pick_that_does_not_answer(make_agent, fake_peers):
+    def pick_last(params):
+        ids = json.loads(params.json_schema)["properties"]["selected"]["items"]["enum"]
+        return json.dumps({"selected": [ids[-1]]})
+
+    fake_peers.generation.responder = pick_last
+    script = {"20 mg": 0.9, "40 mg": 0.4}
+    agent = scripted_agent(
+        make_agent, fake_peers, script, gate_threshold=0.5, candidate_floor=0.0, judge_margin=1.0
+    )
+    checked = await agent.ask(Question(HEPATIC))
+    assert checked.status == AnswerStatus.ANSWERED
+    assert [c.text for c in checked.claims] == [
+        "In patients with moderate hepatic impairment, reduce the dose to 20 mg once daily."
+    ]
+    assert "verified in their place" in next(s for s in checked.trace if s.name == "verify").detail
+    unchecked = await agent.ask(Question(HEPATIC, disable_verify=True))
+    assert [c.text for c in unchecked.claims] != [c.text for c in checked.claims]
+
+
+async def test_the_selector_ablation_uses_the_named_fallback(make_agent):
+    answer = await make_agent().ask(Question(DOSE, disable_selector=True))
+    select = next(s for s in answer.trace if s.name == "select").detail
+    assert "judged by fallback:bi-encoder+overlap" in select and "0 judged" in select
+    assert answer.status == AnswerStatus.ANSWERED

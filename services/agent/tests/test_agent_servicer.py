@@ -165,7 +165,7 @@ async def test_verify_uses_the_verifier_ask_uses(agent_stub, claim, support):
         agent_pb2.VerifyRequest(claim=claim, evidence=["Dosage and Administration", LABEL])
     )
     assert reply.support == support
-    assert reply.verifier == "similarity-polarity"
+    assert reply.verifier.startswith("evidence-judge@")
     assert 0.0 <= reply.score <= 1.0 and reply.reason
     if support == agent_pb2.SUPPORT_SUPPORTED:
         assert reply.score > 0.6
@@ -176,6 +176,7 @@ async def test_verify_uses_the_verifier_ask_uses(agent_stub, claim, support):
 async def test_verify_matches_the_domain_verdict(make_agent, fake_peers):
     from agent_fakes import FakeEmbedding
 
+    from veritas_agent.calculator import Calculator
     from veritas_agent.verifier import SimilarityPolarityVerifier
     from veritas_common.testing import embeddings
 
@@ -185,9 +186,11 @@ async def test_verify_matches_the_domain_verdict(make_agent, fake_peers):
 
     claim = "Net income was $61.3 million in fiscal 2024."
     quotes = ["Net income was $61.3 million, compared with $52.8 million in fiscal 2023."]
-    agent = make_agent(verify_threshold=0.9, verify_similarity_weight=0.3)
+    agent = make_agent(evidence_judge=False, verify_threshold=0.9, verify_similarity_weight=0.3)
     verdict = await agent.verify(claim, quotes)
-    expected = SimilarityPolarityVerifier(BagOfWords(), similarity_weight=0.3, threshold=0.9)
+    expected = SimilarityPolarityVerifier(
+        BagOfWords(), Calculator(), similarity_weight=0.3, threshold=0.9
+    )
     assert verdict == await expected.verify(claim, quotes)
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from agent_fakes import FakeEmbedding
 
+from veritas_agent.calculator import Calculator
 from veritas_agent.lexical import content_words, normalise_number, numbers, overlap
+from veritas_agent.numeric import check_numbers
 from veritas_agent.polarity import conflict, polarity
 from veritas_agent.verifier import ClaimVerifier, SimilarityPolarityVerifier, Verdict
 from veritas_common.contract import Support
@@ -54,11 +56,12 @@ def minilm() -> MiniLM:
 
 @pytest.fixture
 def verifier(minilm) -> SimilarityPolarityVerifier:
-    return SimilarityPolarityVerifier(minilm)
+    return SimilarityPolarityVerifier(minilm, Calculator())
 
 
 def test_is_a_claim_verifier(verifier):
-    assert isinstance(verifier, ClaimVerifier) and verifier.name == "similarity-polarity"
+    assert isinstance(verifier, ClaimVerifier)
+    assert verifier.name == "fallback:similarity-polarity"
 
 
 async def test_claim_equal_to_its_quote_is_supported_with_full_score(verifier):
@@ -93,8 +96,9 @@ async def test_reformatted_numbers_are_the_same_numbers(verifier, claim):
 )
 async def test_a_number_missing_from_the_quotes_makes_it_unsupported(claim, missing):
     embedder = BagOfWords()
-    verdict = await SimilarityPolarityVerifier(embedder).verify(claim, [QUOTE])
-    assert verdict == Verdict(Support.UNSUPPORTED, 0.0, f"numbers not in cited evidence: {missing}")
+    verdict = await SimilarityPolarityVerifier(embedder, Calculator()).verify(claim, [QUOTE])
+    reason = f"numbers neither in nor derivable from cited evidence: {missing}"
+    assert verdict == Verdict(Support.UNSUPPORTED, 0.0, reason)
     assert embedder.calls == 0  # decided before any model call
 
 
@@ -143,7 +147,7 @@ async def test_claim_without_content_words_is_unsupported(verifier):
 
 
 async def test_support_may_come_from_several_quotes():
-    verifier = SimilarityPolarityVerifier(BagOfWords())
+    verifier = SimilarityPolarityVerifier(BagOfWords(), Calculator())
     claim = "Line item (USD millions): Revenue; Fiscal 2024: 482.6."
     header = "| Line item (USD millions) | Fiscal 2024 | Fiscal 2023 |"
     row = "| Revenue | 482.6 | 429.4 |"
@@ -153,9 +157,13 @@ async def test_support_may_come_from_several_quotes():
 
 async def test_weight_and_threshold_are_configurable():
     claim = "Total revenue rose 12.4% to $482.6 million amid strong spectrometer sales."
-    lexical_only = SimilarityPolarityVerifier(BagOfWords(), similarity_weight=0.0, threshold=0.6)
+    lexical_only = SimilarityPolarityVerifier(
+        BagOfWords(), Calculator(), similarity_weight=0.0, threshold=0.6
+    )
     assert (await lexical_only.verify(claim, [QUOTE])).support == Support.SUPPORTED
-    strict = SimilarityPolarityVerifier(BagOfWords(), similarity_weight=0.0, threshold=0.95)
+    strict = SimilarityPolarityVerifier(
+        BagOfWords(), Calculator(), similarity_weight=0.0, threshold=0.95
+    )
     verdict = await strict.verify(claim, [QUOTE])
     assert verdict.support == Support.UNSUPPORTED and "below 0.95" in verdict.reason
 
@@ -206,3 +214,60 @@ def test_content_words_drop_stopwords_and_match_word_forms():
     assert content_words("revenues increased") == content_words("Revenue increase")
     assert overlap(set(), {"a"}) == 0.0
     assert overlap({"a", "b"}, {"a"}) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("claim", "derived"),
+    [
+        ("Revenue rose 12.4% to $482.6 million.", "(482.6 - 429.4) / 429.4 * 100"),
+        ("Revenue grew by $53.2 million.", "482.6 - 429.4"),
+        ("Revenue was 1.12 times the prior year's.", "482.6 / 429.4"),
+    ],
+)
+def test_numbers_may_be_re_derived_from_cited_figures(claim, derived):
+    check = check_numbers(claim, ["| Revenue | 482.6 | 429.4 |"], Calculator())
+    assert check.grounded and dict(check.derived).popitem()[1] == derived
+
+
+@pytest.mark.parametrize(
+    ("claim", "missing"),
+    [
+        ("Revenue rose 13.4%.", "13.4"),  # a wrong percent change
+        ("Revenue grew by $50 million.", "50"),  # not the difference
+        ("Revenue tripled to 3 times.", "3"),  # 1.12 does not round to 3
+    ],
+)
+def test_a_figure_no_derivation_gives_is_missing(claim, missing):
+    check = check_numbers(claim, ["| Revenue | 482.6 | 429.4 |"], Calculator())
+    assert check.missing == (missing,) and missing in check.describe()
+
+
+# -- The judge-backed verifier (the project's trained evidence judge) --------------------------
+
+
+@pytest.fixture(scope="module")
+def judge_verifier():
+    from veritas_agent.config import AgentSettings
+    from veritas_agent.judging import CachedJudge
+    from veritas_agent.verifier import JudgeVerifier
+    from veritas_common.judge import EvidenceJudge
+
+    judge = CachedJudge(EvidenceJudge())
+    judge.warm_up()
+    return JudgeVerifier(judge, Calculator(), threshold=AgentSettings().gate_threshold)
+
+
+STATIN = "Statin therapy lowered LDL cholesterol by a third in the trial."
+
+
+@pytest.mark.slow
+async def test_the_judge_verifier_rejects_unrelated_text(judge_verifier):
+    verdict = await judge_verifier.verify("Paris is the capital of France.", [STATIN])
+    assert verdict.support == Support.UNSUPPORTED, verdict.reason
+    assert "do not decide the claim" in verdict.reason
+    assert judge_verifier.name.startswith("evidence-judge@")
+
+
+async def test_the_judge_verifier_checks_numbers_before_the_model(judge_verifier):
+    verdict = await judge_verifier.verify("Statins cut LDL cholesterol by 80%.", [STATIN])
+    assert verdict.support == Support.UNSUPPORTED and "80" in verdict.reason

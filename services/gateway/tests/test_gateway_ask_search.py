@@ -60,6 +60,8 @@ async def test_options_and_caller_identity_reach_the_agent(gateway, agent):
             "mode": "extractive",
             "rerank": False,
             "verify": False,
+            "selector": False,
+            "gate": False,
             "search_mode": "bm25",
         },
     )
@@ -72,6 +74,7 @@ async def test_options_and_caller_identity_reach_the_agent(gateway, agent):
     assert list(request.filter.modalities) == [common_pb2.MODALITY_TABLE, common_pb2.MODALITY_OCR]
     assert request.mode == agent_pb2.ANSWER_MODE_EXTRACTIVE
     assert request.HasField("rerank") and not request.rerank and request.disable_verify
+    assert request.disable_selector and request.disable_gate
     assert request.search_mode == retrieval_pb2.SEARCH_MODE_BM25
     assert json.loads(request.data_schema) == schema
     assert request.tenant == "default"
@@ -85,6 +88,7 @@ async def test_defaults_leave_rerank_to_the_agent_and_enable_verify_and_hybrid(g
     await gateway.post("/v1/ask", json={"question": "revenue?", "rerank": True})
     default, reranked = agent.servicer.asks
     assert not default.HasField("rerank") and not default.disable_verify
+    assert not default.disable_selector and not default.disable_gate
     assert reranked.HasField("rerank") and reranked.rerank
     request = default
     assert request.search_mode == retrieval_pb2.SEARCH_MODE_HYBRID

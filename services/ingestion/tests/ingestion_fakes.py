@@ -3,6 +3,7 @@ uses (`IndexWriter`, `ImageReader`) and are named as fakes: nothing here ships."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,9 +22,32 @@ class FakeIndexWriter:
         self.calls: list[str] = []
         self.fail_upsert_after: int | None = None  # chunks written before an upsert fails
         self.fail_delete = False
+        # Per source: seconds an upsert takes (as embedding does), and sources whose upsert fails.
+        self.upsert_delay_s: dict[str, float] = {}
+        self.fail_sources: set[str] = set()
+        # Upserts running at once, now and at most (concurrent ingestion overlaps them), and
+        # per source the sources whose upserts overlapped its own.
+        self.in_flight: set[str] = set()
+        self.max_in_flight = 0
+        self.overlapped: dict[str, set[str]] = {}
+        self.upserted_sources: list[str] = []
 
     async def upsert(self, chunks: Sequence[Chunk]) -> int:
         self.calls.append("upsert")
+        source = chunks[0].source if chunks else ""
+        for other in self.in_flight:
+            self.overlapped.setdefault(other, set()).add(source)
+            self.overlapped.setdefault(source, set()).add(other)
+        self.in_flight.add(source)
+        self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
+        try:
+            await asyncio.sleep(self.upsert_delay_s.get(source, 0.0))
+        finally:
+            self.in_flight.discard(source)
+        self.upserted_sources.append(source)
+        if source in self.fail_sources:
+            self.chunks.update({(c.tenant, c.chunk_id): c for c in chunks[:1]})  # partly written
+            raise PeerUnavailable("retrieval", "fake outage")
         for n, chunk in enumerate(chunks):
             if self.fail_upsert_after is not None and n >= self.fail_upsert_after:
                 raise PeerUnavailable("retrieval", "fake outage")

@@ -9,7 +9,8 @@ import itertools
 import pytest
 from ingestion_fakes import SAMPLES
 
-from veritas_ingestion.chunker import ChunkSpan, StructureChunker, sentence_spans, word_count
+from veritas_common.sentences import sentence_spans
+from veritas_ingestion.chunker import ChunkSpan, StructureChunker, word_count
 from veritas_ingestion.document import BlockKind, DocumentBuilder, Modality, ParsedDocument
 from veritas_ingestion.parsers import parse_html, parse_markdown, parse_pdf
 

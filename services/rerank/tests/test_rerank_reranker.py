@@ -1,4 +1,4 @@
-"""The reranker contract, run against both backends, plus what each backend adds."""
+"""The reranker contract, run against every backend, plus what each backend adds."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 from veritas_common.clients import EmbeddingClient
 from veritas_common.contract import EmbedKind
 from veritas_common.errors import FailedPrecondition, InvalidArgument, PeerUnavailable, TooLarge
+from veritas_common.judge import EvidenceJudge
 from veritas_common.testing import free_port
 from veritas_embedding.testing import embedding_server
 from veritas_rerank.__main__ import build_reranker
@@ -17,6 +18,7 @@ from veritas_rerank.config import RerankSettings
 from veritas_rerank.reranker import (
     CrossEncoderReranker,
     EmbeddingSimilarityReranker,
+    JudgeReranker,
     Reranker,
 )
 
@@ -129,12 +131,49 @@ class TestEmbeddingSimilarityReranker(RerankerContract):
         await client.close()
 
 
+class TestJudgeReranker(RerankerContract):
+    """The default: the project's trained evidence judge."""
+
+    @pytest.fixture(scope="class")
+    def judge(self):
+        judge = EvidenceJudge()
+        judge.warm_up()
+        return judge
+
+    @pytest.fixture
+    async def reranker(self, judge):
+        reranker = JudgeReranker(judge, max_candidates=8, max_chars=500)
+        await reranker.warm_up()
+        return reranker
+
+    def test_model_id_names_the_judge_and_its_weights(self, reranker):
+        assert reranker.model_id.startswith("evidence-judge@")
+
+    async def test_the_answer_scores_highest_and_scores_are_probabilities(self, reranker):
+        scores = await reranker.rerank(QUERY, CANDIDATES)
+        assert max(range(len(scores)), key=scores.__getitem__) == 1
+        assert all(0.0 <= s <= 1.0 for s in scores)
+
+    async def test_a_passage_scores_as_its_best_sentence(self, reranker):
+        answer, noise = CANDIDATES[1], CANDIDATES[0]
+        alone, buried = await reranker.rerank(QUERY, [answer, f"{noise} {answer} {noise}"])
+        assert buried == pytest.approx(alone, abs=1e-4)
+
+
 def test_build_reranker_picks_the_backend_from_settings(tiny_cross_encoder):
-    fallback, client = build_reranker(RerankSettings(rerank_model=""))
+    judge, none = build_reranker(RerankSettings())
+    assert isinstance(judge, JudgeReranker) and none is None
+    fallback, client = build_reranker(RerankSettings(rerank_backend="embedding_similarity"))
     assert isinstance(fallback, EmbeddingSimilarityReranker) and client is not None
     assert fallback.model_id.startswith("fallback:bi-encoder-cosine(")
     cross, none = build_reranker(
-        RerankSettings(rerank_model=str(tiny_cross_encoder), rerank_max_candidates=3)
+        RerankSettings(
+            rerank_backend="cross_encoder",
+            rerank_model=str(tiny_cross_encoder),
+            rerank_max_candidates=3,
+        )
     )
     assert isinstance(cross, CrossEncoderReranker) and none is None
     assert cross.max_candidates == 3
+    with pytest.raises(ValueError, match="needs VERITAS_RERANK_MODEL"):
+        build_reranker(RerankSettings(rerank_backend="cross_encoder"))

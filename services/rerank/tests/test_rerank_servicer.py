@@ -87,7 +87,11 @@ def test_metrics_are_declared_with_units_and_labels():
 @pytest.mark.slow
 async def test_service_process_waits_for_embedding_then_serves(tmp_path, minilm):
     async with embedding_server(minilm) as addr:
-        env = {"VERITAS_DATA_DIR": str(tmp_path), "VERITAS_EMBEDDING_ADDR": addr}
+        env = {
+            "VERITAS_DATA_DIR": str(tmp_path),
+            "VERITAS_EMBEDDING_ADDR": addr,
+            "VERITAS_RERANK_BACKEND": "embedding_similarity",
+        }
         proc = ServiceProcess("rerank", env, tmp_path)
         try:
             await wait_healthy("rerank", proc.addr, timeout_s=90)

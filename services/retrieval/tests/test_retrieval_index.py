@@ -309,3 +309,43 @@ def test_bm25_statistics_do_not_leak_across_tenants(index, search, embed):
     ]
     index.upsert(noise, embed([c.text for c in noise]), BUNDLED_MODEL_ID)
     assert search("revenue", SearchMode.BM25)[0].bm25_score == pytest.approx(before)
+
+
+def test_stored_sentences_come_back_with_the_results_that_hold_them(tmp_path, corpus, embed):
+    from veritas_retrieval.models import SentenceRecord
+
+    index = make_lance_index(tmp_path / "index")
+    index.open()
+    first = dataclasses.replace(
+        corpus[0],
+        sentences=[SentenceRecord(0, 5, 1, 0, [0.5] * 4), SentenceRecord(6, 9, 5, 0, [])],
+    )
+    index.upsert([first, *corpus[1:]], embed([c.text for c in corpus]), BUNDLED_MODEL_ID)
+    qvec = embed([corpus[0].text], EmbedKind.QUERY)[0]
+    hits = index.search(corpus[0].text, qvec, DEFAULT, SearchMode.HYBRID, 3)
+    by_id = {h.chunk.chunk_id: h.chunk for h in hits}
+    assert by_id[first.chunk_id].sentences == first.sentences
+    assert all(c.sentences == [] for k, c in by_id.items() if k != first.chunk_id)
+
+
+def test_a_table_written_before_sentences_were_stored_gains_the_column(tmp_path, corpus, embed):
+    import lancedb
+
+    index = make_lance_index(tmp_path / "index")
+    index.open()
+    index.upsert(corpus, embed([c.text for c in corpus]), BUNDLED_MODEL_ID)
+    index.close()
+    # Rewrite the tenant's table without the sentences column, as older versions wrote it.
+    db = lancedb.connect(str(tmp_path / "index"))
+    name = tenant_table_name("default")
+    old = db.open_table(name).to_arrow().drop_columns(["sentences"])
+    db.drop_table(name)
+    db.create_table(name, old).create_fts_index("text")
+    assert "sentences" not in db.open_table(name).schema.names
+
+    reopened = make_lance_index(tmp_path / "index")
+    reopened.open()
+    qvec = embed(["ibuprofen"], EmbedKind.QUERY)[0]
+    hits = reopened.search("ibuprofen", qvec, DEFAULT, SearchMode.HYBRID, 3)
+    assert hits and all(h.chunk.sentences == [] for h in hits)
+    assert reopened.upsert(corpus[:1], embed([corpus[0].text]), BUNDLED_MODEL_ID) == 1

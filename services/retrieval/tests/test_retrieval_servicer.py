@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
 from veritas.v1 import common_pb2, retrieval_pb2
 from veritas_common.client import wait_healthy
 from veritas_common.clients import EmbeddingClient, RetrievalClient
+from veritas_common.contract import EmbedKind
 from veritas_common.errors import FailedPrecondition, InvalidArgument, PeerUnavailable, TooLarge
 from veritas_common.server import start_server
 from veritas_common.settings import VeritasSettings
@@ -220,3 +222,57 @@ async def test_concurrent_upserts_all_land(stub):
     replies = await asyncio.gather(*(stub.upsert(doc(n)) for n in range(6)))
     assert [r.upserted for r in replies] == [3] * 6
     assert REGISTRY.get_sample_value("veritas_retrieval_index_chunks") == 18
+
+
+async def test_sentences_come_back_with_vectors_of_their_text_in_context(stub, minilm):
+    from veritas_common.sentences import sentences_to_proto, split_sentences
+
+    text = (
+        "Dosage\n\nTake 200 mg every 4 hours. Do not exceed 1200 mg a day.\n\n"
+        "| Age | Dose |\n| --- | --- |\n| Adults | 400 mg |\n"
+    )
+    chunk = common_pb2.Chunk(
+        chunk_id="lbl:0",
+        doc_id="lbl",
+        title="Ibuprofen label",
+        text=text,
+        char_end=len(text),
+        sentences=sentences_to_proto(split_sentences(text)),
+    )
+    await stub.upsert(retrieval_pb2.UpsertRequest(chunks=[chunk]))
+    reply = await stub.search(search_request("most ibuprofen per day", top_k=1))
+    (result,) = reply.results
+    stored = result.chunk.sentences
+    spans = [text[s.start : s.end] for s in stored]
+    assert spans == [
+        "Dosage",
+        "Take 200 mg every 4 hours.",
+        "Do not exceed 1200 mg a day.",
+        "| Age | Dose |",
+        "| Adults | 400 mg |",
+    ]
+    heading, _, limit, header, row = stored
+    assert heading.kind == common_pb2.SENTENCE_KIND_HEADING and not heading.vector
+    assert header.kind == common_pb2.SENTENCE_KIND_TABLE_HEADER and not header.vector
+    assert row.kind == common_pb2.SENTENCE_KIND_TABLE_ROW and row.header == 4
+    # The stored vector is the sentence read in its context, and the query's vector comes back
+    # with the results, so a reader compares them without embedding anything.
+    expected = minilm.embed(["Ibuprofen label: Do not exceed 1200 mg a day."], EmbedKind.PASSAGE)[0]
+    assert np.dot(np.array(limit.vector), expected) > 0.999
+    query = np.array(reply.query_vector)
+    assert len(query) == 384 and np.dot(query, np.array(limit.vector)) > np.dot(
+        query, np.array(row.vector)
+    )
+
+
+async def test_sentence_spans_outside_the_chunk_are_rejected_and_nothing_is_written(stub):
+    chunk = common_pb2.Chunk(
+        chunk_id="bad:0",
+        doc_id="bad",
+        text="Short text.",
+        sentences=[common_pb2.ChunkSentence(start=0, end=40)],
+    )
+    with pytest.raises(InvalidArgument, match="sentence spans outside its text"):
+        await stub.upsert(retrieval_pb2.UpsertRequest(chunks=[chunk]))
+    reply = await stub.search(search_request("short text"))
+    assert not reply.results

@@ -1,6 +1,7 @@
 """Answers: SciFact claims and PubMedQA questions through /v1/ask, scored for the answer/refuse
 decision and the citations against the gold evidence; the ablations re-run them with one
-component off."""
+component off. An ablation whose every request the gateway rejects with 422 (a switch it does
+not know) is reported as not supported by this server, and the run goes on."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class AskConfig:
     rerank: bool | None = None  # None: the server's default
     verify: bool = True
     search_mode: SearchMode = SearchMode.HYBRID
+    selector: bool | None = None  # None: not sent (the server's default)
+    gate: bool | None = None  # None: not sent (the server's default)
 
 
 FULL_SYSTEM = AskConfig("full")
@@ -30,9 +33,12 @@ ABLATION_CONFIGS = {
     "rerank": AskConfig("no rerank", rerank=False),
     "verify": AskConfig("no verify", verify=False),
     "hybrid": AskConfig("no hybrid (dense only)", search_mode=SearchMode.DENSE),
+    "selector": AskConfig("no selector", selector=False),
+    "gate": AskConfig("no gate", gate=False),
 }
 ABLATIONS = tuple(ABLATION_CONFIGS)
 RERANK_ON = AskConfig("with rerank (off by default)", rerank=True)
+NOT_SUPPORTED = "not supported by this server"
 
 
 class AnswersTask:
@@ -46,16 +52,18 @@ class AnswersTask:
         scifact: SciFact | None = ctx.datasets.get("scifact")
         pubmedqa: PubMedQA | None = ctx.datasets.get("pubmedqa")
         if scifact is None and pubmedqa is None:
-            ctx.results.skipped[self.name] = "neither scifact nor pubmedqa selected and present"
+            ctx.results.skipped[self.name] = "no cases: " + ctx.why_missing("scifact", "pubmedqa")
             return
         answer_sets: dict[str, list[AnswerCase]] = {}
         if scifact is not None:
             ctx.ingest_scifact()
             answer_sets["scifact"] = scifact.answer_cases(ctx.scifact_claims)
         if pubmedqa is not None:
-            items = ctx.sample(pubmedqa.items)
+            in_split = pubmedqa.items_of(ctx.config.split)
+            items = ctx.sample(in_split)
             ctx.results.datasets["pubmedqa"] = {
                 "items": len(pubmedqa.items),
+                "split_items": len(in_split),
                 "sampled": len(items),
                 "decisions": count_values(i.decision for i in items),
             }
@@ -95,9 +103,56 @@ def _run_ablations(
             config = RERANK_ON
         ablated = _ask_all(ctx, subsets, config)
         records += ablated
+        rejected = rejected_detail(ablated)
+        if rejected is not None:
+            # The gateway does not know the switch (a request field it forbids): nothing was
+            # measured, which the report says instead of a row of errors.
+            ctx.results.ablations_not_supported[config.name] = f"{NOT_SUPPORTED} ({rejected[:200]})"
+            table[config.name] = {}
+            continue
         table[config.name] = summarise_answers(ablated)
+        changed = changed_answers(full_subset, ablated)
+        for dataset, n in changed.items():
+            table[config.name].setdefault(dataset, {})["changed_answers"] = n
+        compared = sum(1 for r in ablated if r["status"] != "ERROR")
+        if compared and not any(changed.values()):
+            ctx.results.warnings.append(
+                f"ablation `{config.name}` changed no decision or citation on any of its "
+                f"{compared} cases (a server that ignores the switch gives the same)"
+            )
+    for summary in table[FULL_SYSTEM.name].values():
+        summary["changed_answers"] = 0
     ctx.results.ablations = ablation_table(table)
     return records
+
+
+def rejected_detail(records: Sequence[dict[str, Any]]) -> str | None:
+    """The gateway's reason when it rejected every request of a configuration with 422 (the
+    request body, i.e. a switch it does not know), else None."""
+    if records and all(r.get("http_status") == 422 for r in records):
+        return str(records[0]["error"])
+    return None
+
+
+def _answer_key(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What an ablation can change: the decision and the cited spans."""
+    cited = tuple((c["source"], c["quote"]) for c in record.get("cited", ()))
+    return (record["status"], cited)
+
+
+def changed_answers(
+    full: Sequence[dict[str, Any]], ablated: Sequence[dict[str, Any]]
+) -> dict[str, int]:
+    """Per dataset, the cases answered by both configurations whose decision or citations
+    differ (0 everywhere: the switch changed nothing, or the server ignores it)."""
+    before = {(r["dataset"], r["case_id"]): r for r in full if r["status"] != "ERROR"}
+    out: dict[str, int] = {}
+    for r in ablated:
+        base = before.get((r["dataset"], r["case_id"]))
+        if r["status"] == "ERROR" or base is None:
+            continue
+        out[r["dataset"]] = out.get(r["dataset"], 0) + (_answer_key(r) != _answer_key(base))
+    return out
 
 
 def _ask_all(
@@ -116,6 +171,8 @@ def _ask_all(
                     rerank=config.rerank,
                     verify=config.verify,
                     search_mode=config.search_mode,
+                    selector=config.selector,
+                    gate=config.gate,
                 )
             except GatewayUnreachable:
                 raise
@@ -132,6 +189,9 @@ def _ask_all(
                 "status": answer.status.value,
                 "citations": asdict(counts),
                 "usage": answer.usage.model_dump(),
+                # What each stage reported (the select step names the best evidence score,
+                # which `veritas_evals.calibrate` reads).
+                "trace": {step.name: step.detail for step in answer.trace},
                 # For auditing the citation rule by eye.
                 "cited": [
                     {"source": ev.source, "quote": ev.quote[:300], "correct": ok}

@@ -81,15 +81,17 @@ def ordered_map(fn: Callable[[Any], Any], items: Iterable[Any], concurrency: int
 @dataclass
 class TaskContext:
     """One evaluation as the tasks see it. `datasets`: the loaded datasets by folder name (a
-    missing name was not selected or not found); `scifact_claims`: the sampled SciFact claims
-    that retrieval, answers and verifier share; `ask_usages`: the `usage` of every full-system
-    /v1/ask, which the runner summarises as the latency."""
+    missing name was not selected or not found: `missing` says why); `scifact_claims`: the
+    sampled SciFact claims (of the configured split) that retrieval, answers and verifier
+    share; `ask_usages`: the `usage` of every full-system /v1/ask, which the runner summarises
+    as the latency. Every task takes its cases from the configured split before sampling."""
 
     client: GatewayClient
     config: EvalConfig
     progress: StepProgress
     results: Results
     datasets: dict[str, Any]
+    missing: dict[str, str] = field(default_factory=dict)
     scifact_claims: list[SciFactClaim] = field(default_factory=list)
     ask_usages: list[dict[str, float]] = field(default_factory=list)
 
@@ -112,8 +114,12 @@ class TaskContext:
         """The loaded dataset `name`, or None with `task` recorded as skipped for want of it."""
         dataset = self.datasets.get(name)
         if dataset is None:
-            self.results.skipped[task] = f"{name} not selected or no {name}/ under the data folder"
+            self.results.skipped[task] = self.why_missing(name)
         return dataset
+
+    def why_missing(self, *names: str) -> str:
+        """Why the datasets `names` were not loaded (not selected, or which file is absent)."""
+        return "; ".join(self.missing.get(n, f"{n} not selected or not present") for n in names)
 
     def sample(self, items: Sequence[Any]) -> list[Any]:
         """The configured number of `items`, drawn with the configured seed."""
@@ -173,4 +179,6 @@ def error_record(config: str, dataset: str, case_id: str, err: Exception) -> dic
         "case_id": case_id,
         "status": "ERROR",
         "error": str(err),
+        # 422: the gateway rejected the request body (e.g. a switch it does not know).
+        "http_status": getattr(err, "status", None),
     }

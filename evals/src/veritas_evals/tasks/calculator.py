@@ -18,24 +18,28 @@ class CalculatorTask:
     datasets = ("tatqa", "convfinqa")
 
     def run(self, ctx: TaskContext) -> None:
-        """Sends the sampled arithmetic cases of each dataset present."""
+        """Sends the sampled arithmetic cases of the configured split of each dataset present."""
         tatqa: TatQA | None = ctx.datasets.get("tatqa")
         convfinqa: ConvFinQA | None = ctx.datasets.get("convfinqa")
         cases: list[CalculationCase] = []
         if tatqa is not None:
-            tatqa_cases = tatqa.calculation_cases()
+            tatqa_cases = tatqa.calculation_cases(ctx.config.split)
             ctx.results.datasets.setdefault("tatqa", {})["arithmetic_cases"] = len(tatqa_cases)
             cases += ctx.sample(tatqa_cases)
         if convfinqa is not None:
-            conv_cases = convfinqa.calculation_cases()
+            conv_cases = convfinqa.calculation_cases(ctx.config.split)
             ctx.results.datasets["convfinqa"] = {
                 "conversations": len(convfinqa.conversations),
                 "turns": convfinqa.turns,
-                "arithmetic_turns": len(conv_cases),
+                "arithmetic_turns": len(conv_cases),  # of the split
             }
             cases += ctx.sample(conv_cases)
         if not cases:
-            ctx.results.skipped[self.name] = "neither tatqa nor convfinqa selected and present"
+            ctx.results.skipped[self.name] = "no cases: " + (
+                ctx.why_missing("tatqa", "convfinqa")
+                if tatqa is None and convfinqa is None
+                else f"no arithmetic case in the {ctx.config.split} split"
+            )
             return
 
         with ctx.progress.step("calculate", len(cases)) as advance:

@@ -42,8 +42,13 @@ class RetrievalTask:
         scifact: SciFact | None = ctx.dataset_or_skip(self.name, "scifact")
         if scifact is None:
             return
-        ctx.ingest_scifact()
         cases = scifact.retrieval_cases(ctx.scifact_claims)
+        if not cases:
+            ctx.results.skipped[self.name] = (
+                f"no SciFact claim with evidence among the {ctx.config.split} split's sampled"
+            )
+            return
+        ctx.ingest_scifact()
         out: dict[str, Any] = {}
         records: list[dict[str, Any]] = []
         for mode in RETRIEVAL_MODES:

@@ -54,12 +54,16 @@ class StructuredTask:
     datasets = ("tatqa",)
 
     def run(self, ctx: TaskContext) -> None:
-        """Ingests the sampled questions' contexts and asks each question with a schema."""
+        """Ingests the sampled questions' contexts (questions of the configured split; other
+        contexts fill the corpus as distractors) and asks each question with a schema."""
         tatqa: TatQA | None = ctx.dataset_or_skip(self.name, "tatqa")
         if tatqa is None:
             return
         cfg = ctx.config
-        numeric = tatqa.extraction_cases()
+        numeric = tatqa.extraction_cases(cfg.split)
+        if not numeric:
+            ctx.results.skipped[self.name] = f"no numeric TAT-QA question in the {cfg.split} split"
+            return
         cases: list[ExtractionCase] = ctx.sample(numeric)
         questions = {q.uid: q for q in tatqa.questions}
         needed = [questions[c.case_id.removeprefix("tatqa-")] for c in cases]
@@ -67,7 +71,7 @@ class StructuredTask:
         ctx.results.datasets["tatqa"] = {
             "contexts": len(tatqa.contexts),
             "questions": len(tatqa.questions),
-            "numeric_questions": len(numeric),
+            "numeric_questions": len(numeric),  # of the split
             "sampled": len(cases),
         }
         ctx.ingest("tatqa", [tatqa.document(c) for c in contexts])

@@ -28,6 +28,11 @@ class VerifierTask:
             return
         claims = [c for c in ctx.scifact_claims if c.evidence]
         cases = scifact.verifier_cases(claims, ctx.config.seed)
+        if not cases:
+            ctx.results.skipped[self.name] = (
+                f"no SciFact claim with evidence among the {ctx.config.split} split's sampled"
+            )
+            return
         baseline = WordOverlapBaseline()
         with ctx.progress.step("verify scifact pairs", len(cases)) as advance:
 

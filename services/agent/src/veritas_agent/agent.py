@@ -17,6 +17,7 @@ from veritas_agent.calculator import Calculation, Calculator
 from veritas_agent.citations import CitationLedger, DraftClaim
 from veritas_agent.config import AgentSettings
 from veritas_agent.evidence import EvidenceSelector
+from veritas_agent.judging import CachedJudge
 from veritas_agent.metrics import AnswerStats
 from veritas_agent.models import (
     REFUSAL_CONTRADICTED,
@@ -33,10 +34,16 @@ from veritas_agent.peers import Generation, Peers
 from veritas_agent.ranking import ClaimRanker
 from veritas_agent.search import SearchOutcome, SearchPipeline
 from veritas_agent.structured import DataExtractor, parse_schema
-from veritas_agent.verifier import ClaimVerifier, SimilarityPolarityVerifier, Verdict
+from veritas_agent.verifier import (
+    ClaimVerifier,
+    JudgeVerifier,
+    SimilarityPolarityVerifier,
+    Verdict,
+)
 from veritas_agent.writing import ClaimWriter
 from veritas_common.contract import AnswerMode, AnswerStatus, SearchMode, Support
 from veritas_common.errors import InvalidArgument
+from veritas_common.judge import EvidenceJudge
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +109,39 @@ class Agent:
 
     @classmethod
     def from_settings(
-        cls, settings: AgentSettings, peers: Peers, verifier: ClaimVerifier | None = None
+        cls,
+        settings: AgentSettings,
+        peers: Peers,
+        verifier: ClaimVerifier | None = None,
+        judge: CachedJudge | None = None,
     ) -> Agent:
+        """The agent as the service runs it; `verifier` and `judge` replace the ones the
+        settings name (a judge already loaded, shared by tests)."""
+        calculator = Calculator(settings.max_expression_chars)
+        if not settings.evidence_judge:
+            judge = None
+        elif judge is None:
+            judge = CachedJudge(EvidenceJudge(settings.judge_model))
+        if verifier is None:
+            verifier = (
+                JudgeVerifier(judge, calculator, threshold=settings.gate_threshold)
+                if judge is not None
+                else SimilarityPolarityVerifier(
+                    peers.embedding,
+                    calculator,
+                    similarity_weight=settings.verify_similarity_weight,
+                    threshold=settings.verify_threshold,
+                )
+            )
         return cls(
             search=SearchPipeline(peers.retrieval, peers.rerank),
             selector=EvidenceSelector(
-                peers.embedding,
+                judge,
                 context_chunks=settings.context_chunks,
+                judge_limit=settings.judge_limit,
+                gate_threshold=settings.gate_threshold,
+                judge_margin=settings.judge_margin,
+                candidate_floor=settings.candidate_floor,
                 similarity_weight=settings.similarity_weight,
                 relevance_threshold=settings.relevance_threshold,
                 min_similarity=settings.min_similarity,
@@ -125,22 +158,21 @@ class Agent:
                 max_claims=settings.max_claims,
                 max_new_tokens=settings.data_max_new_tokens,
             ),
-            verifier=verifier
-            or SimilarityPolarityVerifier(
-                peers.embedding,
-                similarity_weight=settings.verify_similarity_weight,
-                threshold=settings.verify_threshold,
-            ),
+            verifier=verifier,
             extractor=DataExtractor(
                 peers.generation,
                 max_new_tokens=settings.data_max_new_tokens,
                 require_grounded_numbers=settings.data_require_grounded_numbers,
+                calculator=calculator,
             ),
             settings=settings,
+            calculator=calculator,
         )
 
     def warm_up(self) -> None:
         self.verifier.warm_up()
+        if self.selector.judge is not None:
+            self.selector.judge.warm_up()
 
     # -- Search ---------------------------------------------------------------------------
 
@@ -239,7 +271,7 @@ class Agent:
         settings = self.settings
 
         since = time.perf_counter()
-        hits = await self.search_pipeline.retrieve(
+        retrieved = await self.search_pipeline.retrieve(
             question.text,
             top_k=max(settings.search_candidates, settings.context_chunks),
             tenant=question.tenant,
@@ -247,6 +279,7 @@ class Agent:
             mode=question.search_mode,
             filter=question.filter,
         )
+        hits = retrieved.hits
         mode_name = (question.search_mode or SearchMode.HYBRID).value
         yield run.step("retrieve", f"{len(hits)} chunks from {mode_name} search", since)
         run.usage.retrieve_ms = run.trace[-1].duration_ms
@@ -271,12 +304,20 @@ class Agent:
             run.usage.rerank_ms = run.trace[-1].duration_ms
 
         since = time.perf_counter()
-        selection = await self.selector.select(question.text, hits)
-        detail = (
-            f"{selection.sentences_scored} sentences from {selection.chunks_used} chunks scored; "
-            f"{len(selection.candidates)} at or above {settings.relevance_threshold:.2f} "
-            f"(best {selection.best_score:.2f})"
+        selection = await self.selector.select(
+            question.text,
+            hits,
+            retrieved.query_vector,
+            use_judge=not question.disable_selector,
+            gate=not question.disable_gate,
         )
+        detail = (
+            f"{selection.sentences_scored} sentences from {selection.chunks_used} chunks; "
+            f"{selection.judged} judged by {selection.ranked_by}; "
+            f"{len(selection.candidates)} candidates (best {selection.best_score:.2f})"
+        )
+        if question.disable_gate:
+            detail += "; answerability gate disabled by request"
         if selection.inconsistent_chunks:
             detail += (
                 f"; skipped {len(selection.inconsistent_chunks)} chunks whose offsets do not "
@@ -284,9 +325,8 @@ class Agent:
             )
         yield run.step("select", detail, since)
         if not selection.candidates:
-            async for item in self._finish(
-                run, question, AnswerStatus.REFUSED, [], [], "", REFUSAL_NO_EVIDENCE
-            ):
+            reason = selection.refusal or REFUSAL_NO_EVIDENCE
+            async for item in self._finish(run, question, AnswerStatus.REFUSED, [], [], "", reason):
                 yield item
             return
 
@@ -295,7 +335,9 @@ class Agent:
         if mode == AnswerMode.EXTRACTIVE:
             ranking = await self.ranker.rank(question.text, selection.candidates)
             run.add_generation(ranking.generation)
-            drafts = [DraftClaim(c.text, c.spans, label=c.id) for c in ranking.selected]
+            drafts = [
+                DraftClaim(c.text, c.spans, label=c.id, context=c.context) for c in ranking.selected
+            ]
             yield run.step("rank", ranking.detail, since)
         else:
             writing = await self.writer.write(question.text, selection.candidates)
@@ -305,7 +347,21 @@ class Agent:
 
         since = time.perf_counter()
         ledger = CitationLedger(hits)
-        kept, detail = await self._verify(drafts, disabled=question.disable_verify)
+        kept, detail = await self._verify(question.text, drafts, disabled=question.disable_verify)
+        if not kept and mode == AnswerMode.EXTRACTIVE and not question.disable_verify:
+            # The model's picks all failed; the best candidate that passes takes their place.
+            chosen = {d.label for d in drafts}
+            for candidate in selection.candidates:
+                if candidate.id in chosen:
+                    continue
+                draft = DraftClaim(
+                    candidate.text, candidate.spans, label=candidate.id, context=candidate.context
+                )
+                backfill, _ = await self._verify(question.text, [draft], disabled=False)
+                if backfill:
+                    kept = backfill
+                    detail += f"; {candidate.id} verified in their place"
+                    break
         yield run.step("verify", detail, since, ran=not question.disable_verify)
         run.usage.verify_ms = run.trace[-1].duration_ms
 
@@ -334,7 +390,7 @@ class Agent:
             yield item
 
     async def _verify(
-        self, drafts: list[DraftClaim], *, disabled: bool
+        self, question: str, drafts: list[DraftClaim], *, disabled: bool
     ) -> tuple[list[DraftClaim], str]:
         """Sets each draft's verdict; returns the drafts to keep and the trace line."""
         if disabled:
@@ -342,9 +398,7 @@ class Agent:
                 draft.support, draft.score = Support.UNSPECIFIED, 0.0
                 self.stats.claim(draft.support.value)
             return drafts, f"skipped: disabled by request ({len(drafts)} claims kept unchecked)"
-        verdicts = await asyncio.gather(
-            *(self.verifier.verify(d.text, [span.quote for span in d.spans]) for d in drafts)
-        )
+        verdicts = await asyncio.gather(*(self._verdict(question, d) for d in drafts))
         for draft, verdict in zip(drafts, verdicts, strict=True):
             draft.support, draft.score, draft.reason = (
                 verdict.support,
@@ -362,6 +416,14 @@ class Agent:
         if removed:
             detail += "; removed " + "; ".join(removed)
         return kept, detail
+
+    async def _verdict(self, question: str, draft: DraftClaim) -> Verdict:
+        quotes = [span.quote for span in draft.spans]
+        if draft.context:  # extractive: the claim is a quoted sentence of the evidence
+            return await self.verifier.check_extractive(
+                question, draft.text, [draft.context, *quotes[1:]]
+            )
+        return await self.verifier.verify(draft.text, quotes)
 
     async def _finish(
         self,

@@ -30,6 +30,8 @@ class DraftClaim:
     reason: str = ""
     # Candidate id the claim came from (extractive) or "C<n>" (abstractive), for the trace.
     label: str = ""
+    # Extractive: the sentence in its context, as the judge read it at selection.
+    context: str = ""
 
 
 class CitationLedger:

@@ -36,7 +36,27 @@ class AgentSettings(VeritasSettings):
 
     # Evidence selection: chunks (best first) whose sentences are scored.
     context_chunks: int = Field(default=5, ge=1, le=50)
-    # Relevance = w * cosine(question, sentence) + (1 - w) * content-word overlap.
+
+    # The evidence judge (veritas_common.judge): ranks evidence, gates answerability and
+    # verifies claims. Off falls back to bi-encoder similarity and overlap everywhere.
+    evidence_judge: bool = True
+    # Directory of a judge (model.safetensors, config.json); empty: the one trained by
+    # `make train-judge` and shipped in veritas_common/weights/evidence-judge.
+    judge_model: str = ""
+    # Sentences (best by the prefilter's relevance) the judge reads per question: each costs
+    # a cross-encoder pair (~5-10 ms batched on one CPU core).
+    judge_limit: int = Field(default=24, ge=1, le=200)
+    # The answerability gate: refuse when no sentence's P(decides) reaches it. Also the bar
+    # each claim's sentence must clear in the verifier. Calibrated on the tuning part of the
+    # development data (SciFact not-enough-info claims as negatives; README).
+    gate_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Candidates shown to the model: P(decides) within this of the best, and at least ...
+    judge_margin: float = Field(default=0.5, ge=0.0, le=1.0)
+    # ... this.
+    candidate_floor: float = Field(default=0.2, ge=0.0, le=1.0)
+
+    # The bi-encoder fallback's relevance = w * cosine(question, sentence) + (1 - w) *
+    # content-word overlap (also the prefilter before the judge).
     similarity_weight: float = Field(default=0.6, ge=0.0, le=1.0)
     # A sentence is evidence only when its relevance reaches this ...
     relevance_threshold: float = Field(default=0.40, ge=0.0, le=1.0)
@@ -55,7 +75,7 @@ class AgentSettings(VeritasSettings):
     rank_max_new_tokens: int = Field(default=64, ge=8)
     data_max_new_tokens: int = Field(default=256, ge=16)
 
-    # Verifier: a claim is related to its quotes when
+    # Fallback verifier (no judge): a claim is related to its quotes when
     #   w * best cosine(claim, quote) + (1 - w) * share of its content words in the quotes
     # reaches the threshold. Calibrated with all-MiniLM-L6-v2 on the SciFact train claims with
     # even ids (macro-F1 over SUPPORTED/UNSUPPORTED/CONTRADICTED, README); checked on the odd ones.

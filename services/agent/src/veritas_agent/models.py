@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from veritas.v1 import common_pb2
 from veritas_common.contract import AnswerMode, AnswerStatus, SearchMode, Support
 
 # Refusal reasons, part of the public contract (clients match on them).
 REFUSAL_NO_EVIDENCE = "no evidence above threshold"
+REFUSAL_NOT_ANSWERABLE = "no sentence of the evidence answers the question"
 REFUSAL_NO_SUPPORTED_CLAIM = "no claim supported by its cited evidence"
 REFUSAL_CONTRADICTED = "evidence contradicts"
 
@@ -29,6 +32,8 @@ class Question:
     mode: AnswerMode | None = None  # None: the service default
     rerank: bool | None = None  # None: the service default
     disable_verify: bool = False
+    disable_selector: bool = False  # rank evidence by the bi-encoder fallback (ablation)
+    disable_gate: bool = False  # answer even below the answerability gate (ablation)
     search_mode: SearchMode | None = None  # None: the retrieval default
     caller: str = ""
 
@@ -47,6 +52,15 @@ class Hit:
     def score(self) -> float:
         """The final ranking score: the reranker's when there is one."""
         return self.rerank_score if self.rerank_score is not None else self.retrieval_score
+
+
+@dataclass
+class Retrieved:
+    """Hits best first, and the query's vector retrieval searched with (None when nothing
+    was indexed), comparable with the hits' stored sentence vectors."""
+
+    hits: list[Hit]
+    query_vector: np.ndarray | None = None
 
 
 @dataclass

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from veritas.v1 import common_pb2, generation_pb2, rerank_pb2, retrieval_pb2
 from veritas_agent.config import AgentSettings
-from veritas_agent.models import Hit
+from veritas_agent.models import Hit, Retrieved
 from veritas_common.clients import (
     EmbeddingClient,
     GenerationClient,
@@ -55,7 +57,7 @@ class Retriever(Protocol):
         collection: str = "",
         mode: SearchMode | None = None,
         filter: common_pb2.Filter | None = None,
-    ) -> list[Hit]: ...
+    ) -> Retrieved: ...
 
 
 class Reranker(Protocol):
@@ -87,7 +89,7 @@ class RemoteRetriever:
         collection: str = "",
         mode: SearchMode | None = None,
         filter: common_pb2.Filter | None = None,
-    ) -> list[Hit]:
+    ) -> Retrieved:
         request = retrieval_pb2.SearchRequest(
             query=query,
             top_k=top_k,
@@ -97,7 +99,7 @@ class RemoteRetriever:
             filter=filter,
         )
         reply = await self.client.search(request)
-        return [
+        hits = [
             Hit(
                 chunk=result.chunk,
                 retrieval_score=result.score,
@@ -106,6 +108,8 @@ class RemoteRetriever:
             )
             for result in reply.results
         ]
+        vector = np.asarray(reply.query_vector, dtype=np.float32) if reply.query_vector else None
+        return Retrieved(hits, vector)
 
 
 class RemoteReranker:

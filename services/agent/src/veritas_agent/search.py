@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from veritas.v1 import common_pb2
-from veritas_agent.models import Hit
+from veritas_agent.models import Hit, Retrieved
 from veritas_agent.peers import Reranker, Retriever
 from veritas_common.contract import SearchMode
 
@@ -40,12 +40,13 @@ class SearchPipeline:
         collection: str = "",
         mode: SearchMode | None = None,
         filter: common_pb2.Filter | None = None,
-    ) -> list[Hit]:
+    ) -> Retrieved:
         """Hits best first by retrieval score, one per chunk id."""
-        hits = await self.retriever.search(
+        retrieved = await self.retriever.search(
             query, top_k=top_k, tenant=tenant, collection=collection, mode=mode, filter=filter
         )
-        return _unique(hits)
+        retrieved.hits = _unique(retrieved.hits)
+        return retrieved
 
     async def rerank(self, query: str, hits: list[Hit]) -> str:
         """Scores `hits` with the reranker and sorts them by that score, in place; returns the
@@ -71,7 +72,7 @@ class SearchPipeline:
         filter: common_pb2.Filter | None = None,
     ) -> SearchOutcome:
         start = time.perf_counter()
-        hits = await self.retrieve(
+        found = await self.retrieve(
             query,
             top_k=max(top_k, candidates) if rerank else top_k,
             tenant=tenant,
@@ -79,6 +80,7 @@ class SearchPipeline:
             mode=mode,
             filter=filter,
         )
+        hits = found.hits
         retrieve_ms = (time.perf_counter() - start) * 1000
         retrieved = len(hits)
         rerank_ms, model = 0.0, ""

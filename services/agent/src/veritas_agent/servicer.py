@@ -24,6 +24,8 @@ def question_from_proto(request: agent_pb2.AskRequest) -> Question:
         mode=AnswerMode.from_request(request.mode),
         rerank=request.rerank if request.HasField("rerank") else None,
         disable_verify=request.disable_verify,
+        disable_selector=request.disable_selector,
+        disable_gate=request.disable_gate,
         search_mode=SearchMode.from_request(request.search_mode),
         caller=request.caller,
     )

@@ -3,7 +3,8 @@
 The schema is checked before any work is done (an invalid one is the caller's error). The
 model's output is parsed and validated again here whatever the engine promised, and data is
 returned only when valid and, by default, when every number in it appears in the evidence or
-the question: invalid or ungrounded data is left out and the reason goes into the trace.
+the question or is re-derived by the calculator from two figures there (`numeric`): invalid or
+ungrounded data is left out and the reason goes into the trace.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any
 import jsonschema
 from jsonschema import Draft202012Validator
 
+from veritas_agent.calculator import Calculator
 from veritas_agent.lexical import normalise_number, numbers
 from veritas_agent.models import Evidence
+from veritas_agent.numeric import check_numbers
 from veritas_agent.peers import Generation, Generator
 from veritas_common.errors import InvalidArgument, TooLarge
 
@@ -80,8 +83,10 @@ class DataExtractor:
         *,
         max_new_tokens: int = 256,
         require_grounded_numbers: bool = True,
+        calculator: Calculator | None = None,
     ) -> None:
         self.generator = generator
+        self.calculator = calculator or Calculator()
         self.max_new_tokens = max_new_tokens
         self.require_grounded_numbers = require_grounded_numbers
 
@@ -120,8 +125,8 @@ class DataExtractor:
             path = "/".join(str(p) for p in error.absolute_path) or "(root)"
             return f"output invalid at {path}: {error.message[:200]}"
         if self.require_grounded_numbers:
-            known = {n for text in grounding for n in numbers(text)}
-            ungrounded = sorted(set(_json_numbers(data)) - known)
-            if ungrounded:
-                return "numbers not in the evidence: " + ", ".join(ungrounded[:5])
+            stated = " ".join(_json_numbers(data))
+            grounded = check_numbers(stated, grounding, self.calculator)
+            if not grounded.grounded:
+                return "numbers not in the evidence: " + ", ".join(sorted(grounded.missing)[:5])
         return ""

@@ -88,6 +88,8 @@ def ask_request(
     rerank: bool | None = None,
     verify: bool = True,
     search_mode: SearchMode | None = None,
+    selector: bool = True,
+    gate: bool = True,
 ) -> agent_pb2.AskRequest:
     """The agent's Ask request, as every front door (HTTP, MCP, CLI) builds it. None leaves an
     option to the agent's default."""
@@ -100,6 +102,8 @@ def ask_request(
         mode=mode.to_proto() if mode else agent_pb2.ANSWER_MODE_UNSPECIFIED,
         rerank=rerank,
         disable_verify=not verify,
+        disable_selector=not selector,
+        disable_gate=not gate,
         search_mode=search_mode.to_proto()
         if search_mode
         else retrieval_pb2.SEARCH_MODE_UNSPECIFIED,

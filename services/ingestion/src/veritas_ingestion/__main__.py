@@ -37,7 +37,12 @@ def build_app(settings: IngestionSettings) -> ServiceApp:
     async def on_stop() -> None:
         await asyncio.gather(retrieval.close(), vision.close())
 
-    return ServiceApp("ingestion", settings, registrar(ingestor), warm_up, on_stop)
+    register = registrar(
+        ingestor,
+        ingest_concurrency=settings.ingest_concurrency,
+        index_batch_size=settings.index_batch_size,
+    )
+    return ServiceApp("ingestion", settings, register, warm_up, on_stop)
 
 
 def main() -> None:

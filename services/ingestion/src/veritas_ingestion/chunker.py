@@ -17,48 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from veritas_common.sentences import sentence_spans
 from veritas_ingestion.document import Block, BlockKind, Modality, ParsedDocument
 
-# Abbreviations after which a period does not end a sentence.
-_ABBREVIATIONS = {
-    "al", "approx", "co", "corp", "dept", "dr", "e.g", "eg", "est", "fig", "figs", "i.e", "ie",
-    "inc", "jr", "ltd", "mr", "mrs", "ms", "mt", "no", "nos", "p", "pp", "prof", "sr", "st",
-    "u.s", "vol", "vs", "cf", "ca", "min", "max", "ref", "resp", "gen", "gov",
-}  # fmt: skip
-# Sentence-ending punctuation (and closing quotes/brackets), then whitespace.
-_SENTENCE_BREAK = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*\s+")
 _WORD = re.compile(r"\S+")
-
-
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentences of `text[start:end]` as absolute (start, end) offsets, whitespace excluded."""
-    end = len(text) if end is None else end
-    spans = []
-    begin = start
-    for match in _SENTENCE_BREAK.finditer(text, start, end):
-        after = match.end()
-        if after >= end:
-            break
-        if not _is_sentence_start(text[after]) or _ends_with_abbreviation(text, begin, match):
-            continue
-        spans.append((begin, match.end() - len(match.group()) + len(match.group().rstrip())))
-        begin = after
-    if begin < end and text[begin:end].strip():
-        spans.append((begin, begin + len(text[begin:end].rstrip())))
-    return spans
-
-
-def _is_sentence_start(char: str) -> bool:
-    return char.isupper() or char.isdigit() or char in "\"'\u201c\u2018([$\u20ac\u00a3"
-
-
-def _ends_with_abbreviation(text: str, begin: int, match: re.Match[str]) -> bool:
-    if not match.group().startswith(".") or match.group().startswith(".."):
-        return False
-    word = text[begin : match.start()].rsplit(maxsplit=1)[-1:] or [""]
-    token = word[0].lstrip("\"'\u201c\u2018([").lower()
-    # Single letters are initials ("J. Smith") and list markers ("a. ...").
-    return token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha())
 
 
 def word_count(text: str) -> int:

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from veritas.v1 import common_pb2, retrieval_pb2
 from veritas_common.clients import RetrievalClient
+from veritas_common.sentences import Sentence, sentences_to_proto
 from veritas_ingestion.document import Modality
 
 
@@ -33,6 +34,8 @@ class Chunk:
     modality: Modality
     confidence: float
     language: str
+    # The chunk's sentences (offsets into `text`), split once here for every reader.
+    sentences: tuple[Sentence, ...] = ()
 
 
 class IndexWriter(Protocol):
@@ -66,6 +69,7 @@ def chunk_to_proto(chunk: Chunk) -> common_pb2.Chunk:
         modality=chunk.modality.to_proto(),
         confidence=chunk.confidence,
         language=chunk.language,
+        sentences=sentences_to_proto(chunk.sentences),
     )
 
 

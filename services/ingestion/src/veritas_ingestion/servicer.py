@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import cast
 
@@ -29,8 +30,12 @@ def document_to_proto(document: StoredDocument) -> common_pb2.Document:
 
 
 class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
-    def __init__(self, ingestor: DocumentIngestor) -> None:
+    def __init__(
+        self, ingestor: DocumentIngestor, *, ingest_concurrency: int = 1, index_batch_size: int = 64
+    ) -> None:
         self.ingestor = ingestor
+        self.ingest_concurrency = ingest_concurrency
+        self.index_batch_size = index_batch_size
 
     async def Ingest(
         self,
@@ -39,9 +44,9 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
     ) -> AsyncIterator[ingestion_pb2.IngestResponse]:
         # One response per file, in order; the first error ends the stream (files already
         # answered stay ingested) with a message naming the file.
-        async for request in request_iterator:
-            result = await self.ingestor.ingest(
-                IngestItem(
+        async def items() -> AsyncIterator[IngestItem]:
+            async for request in request_iterator:
+                yield IngestItem(
                     source=request.source,
                     content=request.content,
                     mime_type=request.mime_type,
@@ -49,14 +54,24 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
                     collection=request.collection,
                     published_at=request.published_at,
                 )
-            )
-            yield ingestion_pb2.IngestResponse(
-                source=result.source,
-                doc_id=result.doc_id,
-                status=cast(ingestion_pb2.IngestStatus, result.status.value),  # same numbering
-                chunks=result.chunks,
-                title=result.title,
-            )
+
+        # aclosing: a stream that ends early (client gone) stops its files now, not at GC.
+        results = self.ingestor.ingest_stream(
+            items(),
+            concurrency=self.ingest_concurrency,
+            # Files indexed together add up to one Upsert batch at most: no Upsert waits
+            # behind more embedding than a full batch of its own.
+            max_chunks_indexing=self.index_batch_size,
+        )
+        async with contextlib.aclosing(results):
+            async for result in results:
+                yield ingestion_pb2.IngestResponse(
+                    source=result.source,
+                    doc_id=result.doc_id,
+                    status=cast(ingestion_pb2.IngestStatus, result.status.value),  # same numbering
+                    chunks=result.chunks,
+                    title=result.title,
+                )
 
     async def GetDocument(
         self, request: ingestion_pb2.GetDocumentRequest, context: grpc.aio.ServicerContext
@@ -79,13 +94,16 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         return ingestion_pb2.DeleteDocumentResponse(deleted_chunks=deleted)
 
 
-def registrar(ingestor: DocumentIngestor):
+def registrar(
+    ingestor: DocumentIngestor, *, ingest_concurrency: int = 1, index_batch_size: int = 64
+):
     """Returns the `register` callable `run_service`/`start_server` expect."""
 
     def register(server: grpc.aio.Server) -> list[str]:
-        ingestion_pb2_grpc.add_IngestionServiceServicer_to_server(
-            IngestionServicer(ingestor), server
+        servicer = IngestionServicer(
+            ingestor, ingest_concurrency=ingest_concurrency, index_batch_size=index_batch_size
         )
+        ingestion_pb2_grpc.add_IngestionServiceServicer_to_server(servicer, server)
         return [ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name]
 
     return register

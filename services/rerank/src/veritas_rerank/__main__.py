@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 from veritas_common.clients import EmbeddingClient
+from veritas_common.judge import EvidenceJudge
 from veritas_common.server import ServiceApp
 from veritas_rerank.config import RerankSettings
-from veritas_rerank.reranker import CrossEncoderReranker, EmbeddingSimilarityReranker, Reranker
+from veritas_rerank.reranker import (
+    CrossEncoderReranker,
+    EmbeddingSimilarityReranker,
+    JudgeReranker,
+    Reranker,
+)
 from veritas_rerank.servicer import registrar
 
 
 def build_reranker(settings: RerankSettings) -> tuple[Reranker, EmbeddingClient | None]:
-    """The cross-encoder when VERITAS_RERANK_MODEL is set, else the embedding-similarity
-    fallback (and the embedding client it owns)."""
+    """The backend VERITAS_RERANK_BACKEND names (and, for the embedding-similarity fallback,
+    the embedding client it owns)."""
     limits = {
         "max_candidates": settings.rerank_max_candidates,
         "max_chars": settings.rerank_max_chars,
     }
-    if settings.rerank_model:
+    if settings.rerank_backend == "evidence_judge":
+        judge = EvidenceJudge(
+            settings.rerank_model, max_length=min(settings.rerank_max_length, 512)
+        )
+        return JudgeReranker(judge, max_sentences=settings.rerank_judge_sentences, **limits), None
+    if settings.rerank_backend == "cross_encoder":
+        if not settings.rerank_model:
+            raise ValueError("VERITAS_RERANK_BACKEND=cross_encoder needs VERITAS_RERANK_MODEL")
         reranker = CrossEncoderReranker(
             settings.rerank_model,
             device=settings.rerank_device,

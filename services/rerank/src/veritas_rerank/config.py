@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from veritas_common.settings import VeritasSettings, default_addr
@@ -10,10 +12,18 @@ from veritas_common.settings import VeritasSettings, default_addr
 class RerankSettings(VeritasSettings):
     """Rerank settings; every field is read from `VERITAS_<FIELD>`."""
 
-    # Path or hub id of a sentence-transformers CrossEncoder (e.g. a bge-reranker checkpoint).
-    # Empty selects the embedded fallback, which is NOT a cross-encoder: it scores by cosine
-    # similarity of bi-encoder embeddings from the embedding service.
+    # Which reranker scores: "evidence_judge" (the project's trained judge, in-process),
+    # "cross_encoder" (a sentence-transformers CrossEncoder at `rerank_model`) or
+    # "embedding_similarity" (the fallback, NOT a cross-encoder: cosine similarity of
+    # bi-encoder embeddings from the embedding service).
+    rerank_backend: Literal["evidence_judge", "cross_encoder", "embedding_similarity"] = (
+        "evidence_judge"
+    )
+    # cross_encoder: path or hub id of the CrossEncoder (e.g. a bge-reranker checkpoint).
+    # evidence_judge: directory of a judge; empty is the bundled one.
     rerank_model: str = ""
+    # evidence_judge: sentences read per candidate passage.
+    rerank_judge_sentences: int = Field(default=24, ge=1)
     # Torch device of the cross-encoder ("cpu", "cuda").
     rerank_device: str = "cpu"
     # Pairs per cross-encoder forward pass.

@@ -1,12 +1,15 @@
 """Rerankers: score (query, candidate) pairs more precisely than first-stage retrieval.
 
-`Reranker` is the interface; both backends pass the same contract tests:
+`Reranker` is the interface; every backend passes the same contract tests:
 
-- `CrossEncoderReranker`: a real cross-encoder (sentence-transformers `CrossEncoder`) loaded from
+- `JudgeReranker`: the embedded default, the project's own evidence judge (a cross-encoder
+  trained from the development data, `veritas_common.judge`): a passage scores as its best
+  sentence's P(the sentence decides the query).
+- `CrossEncoderReranker`: a cross-encoder (sentence-transformers `CrossEncoder`) loaded from
   a configured path or hub id, e.g. a bge-reranker checkpoint in production.
-- `EmbeddingSimilarityReranker`: the embedded default, because no pretrained cross-encoder ships
-  offline. It is NOT a cross-encoder: it scores by cosine similarity of all-MiniLM bi-encoder
-  embeddings obtained from the embedding service, and its model id says so.
+- `EmbeddingSimilarityReranker`: the named fallback. It is NOT a cross-encoder: it scores by
+  cosine similarity of all-MiniLM bi-encoder embeddings obtained from the embedding service,
+  and its model id says so.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import numpy as np
 from veritas_common.clients import TextEmbedder
 from veritas_common.contract import EmbedKind
 from veritas_common.errors import FailedPrecondition, InvalidArgument, TooLarge, VeritasError
+from veritas_common.judge import EvidenceJudge, decides
+from veritas_common.sentences import split_sentences
 from veritas_rerank import metrics
 
 
@@ -131,6 +136,49 @@ class CrossEncoderReranker(Reranker):
                 convert_to_numpy=True,
             )
         return [float(s) for s in np.asarray(scores, dtype=np.float64).reshape(-1)]
+
+
+class JudgeReranker(Reranker):
+    """The evidence judge, in-process: each passage is split into sentences (the common
+    splitter), every (query, sentence) pair of the request goes through the judge in one
+    batch, and a passage scores as its best sentence's P(decides), in [0, 1]."""
+
+    backend = "evidence_judge"
+
+    def __init__(
+        self,
+        judge: EvidenceJudge,
+        *,
+        max_sentences: int = 24,
+        max_candidates: int = 512,
+        max_chars: int = 20_000,
+    ) -> None:
+        super().__init__(max_candidates=max_candidates, max_chars=max_chars)
+        self.judge = judge
+        # Sentences read per passage (the first ones); each costs a cross-encoder pair.
+        self.max_sentences = max_sentences
+
+    @property
+    def model_id(self) -> str:
+        return self.judge.model_id
+
+    async def warm_up(self) -> None:
+        await asyncio.to_thread(self.judge.warm_up)
+
+    def _sentences(self, text: str) -> list[str]:
+        claimable = [s.claim_text() for s in split_sentences(text) if s.claimable]
+        return claimable[: self.max_sentences] or [text]
+
+    async def _score(self, query: str, texts: list[str]) -> list[float]:
+        per_text = [self._sentences(t) for t in texts]
+        flat = [s for sentences in per_text for s in sentences]
+        probabilities = await asyncio.to_thread(self.judge.judge, query, flat)
+        scores = decides(probabilities)
+        out, start = [], 0
+        for sentences in per_text:
+            out.append(float(scores[start : start + len(sentences)].max()))
+            start += len(sentences)
+        return out
 
 
 class WaitableEmbedder(TextEmbedder, Protocol):

@@ -30,6 +30,7 @@ from veritas_retrieval.models import (
     ChunkRecord,
     ScoredChunk,
     SearchScope,
+    SentenceRecord,
 )
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,25 @@ _TABLE_PREFIX = "chunks_"
 _META_FILE = "index.json"
 _TEXT = "text"
 _VECTOR = "vector"
+_SENTENCES = "sentences"
+# What ranking reads; sentences (with their vectors) are fetched for the final results only.
+_RANKING_COLUMNS = [*CHUNK_FIELDS, _VECTOR]
+
+
+def _sentence_type() -> Any:
+    import pyarrow as pa
+
+    return pa.list_(
+        pa.struct(
+            [
+                pa.field("start", pa.int32()),
+                pa.field("end", pa.int32()),
+                pa.field("kind", pa.int32()),
+                pa.field("header", pa.int32()),
+                pa.field("vector", pa.list_(pa.float32())),
+            ]
+        )
+    )
 
 
 def _schema(dim: int) -> Any:
@@ -64,6 +84,7 @@ def _schema(dim: int) -> Any:
             pa.field("confidence", pa.float32()),
             pa.field("language", pa.string()),
             pa.field(_VECTOR, pa.list_(pa.float32(), dim)),
+            pa.field(_SENTENCES, _sentence_type()),
         ]
     )
 
@@ -145,6 +166,13 @@ class LanceChunkIndex(ChunkIndex):
             for name in self._table_names()
             if name.startswith(_TABLE_PREFIX)
         }
+        for table in self._tables.values():
+            if _SENTENCES not in table.schema.names:
+                # Written before chunks kept their sentences: readers split those chunks
+                # themselves until the documents are ingested again.
+                import pyarrow as pa
+
+                table.add_columns(pa.field(_SENTENCES, _sentence_type()))
         log.info(
             "index opened",
             extra={"path": str(self.path), "tenants": len(self._tables), "chunks": self.count()},
@@ -305,6 +333,8 @@ class LanceChunkIndex(ChunkIndex):
             keys = list(candidates)
             score = relative_score_fusion(bm25, cosine, self.alpha)
         ranked = sorted(keys, key=lambda k: (-score.get(k, 0.0), k))[:top_k]
+        for key, sentences in _sentences(table, ranked).items():
+            candidates[key].chunk.sentences = sentences
         return [
             ScoredChunk(
                 chunk=candidates[k].chunk,
@@ -316,6 +346,23 @@ class LanceChunkIndex(ChunkIndex):
         ]
 
 
+def _sentences(table: Any, chunk_ids: list[str]) -> dict[str, list[SentenceRecord]]:
+    """The stored sentences of the chunks, by chunk id."""
+    if not chunk_ids:
+        return {}
+    from lancedb.expr import col
+
+    rows = (
+        table.search()
+        .where(col("chunk_id").isin(chunk_ids))
+        .select(["chunk_id", _SENTENCES])
+        .limit(len(chunk_ids))
+        .to_arrow()
+        .to_pylist()
+    )
+    return {row["chunk_id"]: [SentenceRecord(**s) for s in row[_SENTENCES] or []] for row in rows}
+
+
 def _lexical(table: Any, query: str, where: Any, limit: int) -> list[_Candidate]:
     from lancedb.query import MatchQuery
 
@@ -324,6 +371,7 @@ def _lexical(table: Any, query: str, where: Any, limit: int) -> list[_Candidate]
     rows = (
         table.search(MatchQuery(query, _TEXT), query_type="fts")  # type: ignore[call-arg]
         .where(where, prefilter=True)
+        .select(_RANKING_COLUMNS)
         .limit(limit)
         .to_arrow()
         .to_pylist()
@@ -336,6 +384,7 @@ def _nearest(table: Any, qvec: np.ndarray, where: Any, limit: int) -> list[_Cand
         table.search(qvec, query_type="vector", vector_column_name=_VECTOR)
         .distance_type("cosine")
         .where(where, prefilter=True)
+        .select(_RANKING_COLUMNS)
         .limit(limit)
         .to_arrow()
         .to_pylist()

@@ -16,6 +16,18 @@ MODALITY_TEXT = int(Modality.TEXT.to_proto())
 
 
 @dataclass
+class SentenceRecord:
+    """A sentence of a chunk as stored: offsets into the chunk text, kind and header link as
+    ingestion sent them (`veritas.v1.ChunkSentence`), and the vector the retriever computed."""
+
+    start: int
+    end: int
+    kind: int = 0
+    header: int = 0
+    vector: list[float] = field(default_factory=list)
+
+
+@dataclass
 class ChunkRecord:
     """A chunk as stored; mirrors `veritas.v1.Chunk` field for field."""
 
@@ -36,9 +48,11 @@ class ChunkRecord:
     modality: int = MODALITY_TEXT
     confidence: float = 0.0
     language: str = ""
+    sentences: list[SentenceRecord] = field(default_factory=list)
 
 
-CHUNK_FIELDS = tuple(f.name for f in fields(ChunkRecord))
+# The scalar fields, copied one for one between the proto, the record and the index row.
+CHUNK_FIELDS = tuple(f.name for f in fields(ChunkRecord) if f.name != "sentences")
 
 
 @dataclass(frozen=True)

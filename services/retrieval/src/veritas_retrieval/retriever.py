@@ -12,6 +12,8 @@ import numpy as np
 from veritas_common.clients import TextEmbedder
 from veritas_common.contract import EmbedKind, SearchMode
 from veritas_common.errors import FailedPrecondition, InvalidArgument, TooLarge
+from veritas_common.judge import judge_text
+from veritas_common.sentences import sentences_from_proto
 from veritas_retrieval import metrics
 from veritas_retrieval.chunk_index import ChunkIndex
 from veritas_retrieval.models import (
@@ -20,6 +22,7 @@ from veritas_retrieval.models import (
     ChunkRecord,
     ScoredChunk,
     SearchScope,
+    SentenceRecord,
 )
 
 
@@ -62,9 +65,26 @@ class Retriever:
             chunk.modality = chunk.modality or MODALITY_TEXT
         if not chunks:
             return 0
-        embeddings = await self.embedder.embed([c.text for c in chunks], EmbedKind.PASSAGE)
+        # Chunks and their claimable sentences (read in context) go in one embedding call.
+        owners: list[SentenceRecord] = []
+        texts = [c.text for c in chunks]
+        for i, chunk in enumerate(chunks):
+            split = sentences_from_proto(chunk.text, chunk.sentences)
+            if split is None:
+                raise InvalidArgument(
+                    f"chunks[{i}] ({chunk.chunk_id}) has sentence spans outside its text"
+                )
+            for record, sentence in zip(chunk.sentences, split, strict=True):
+                record.vector = []
+                if sentence.claimable:
+                    owners.append(record)
+                    texts.append(judge_text(sentence.claim_text(), chunk.title, chunk.section_path))
+        embeddings = await self.embedder.embed(texts, EmbedKind.PASSAGE)
+        vectors = embeddings.vectors
+        for record, vector in zip(owners, vectors[len(chunks) :], strict=True):
+            record.vector = vector.astype(np.float32).tolist()
         written = await asyncio.to_thread(
-            self.index.upsert, chunks, embeddings.vectors, embeddings.model
+            self.index.upsert, chunks, vectors[: len(chunks)], embeddings.model
         )
         metrics.UPSERTED_CHUNKS.inc(written)
         metrics.INDEX_CHUNKS.set(await asyncio.to_thread(self.index.count))
@@ -80,8 +100,9 @@ class Retriever:
 
     async def search(
         self, query: str, *, top_k: int, scope: SearchScope, mode: SearchMode
-    ) -> list[ScoredChunk]:
-        """Best chunks first; empty (not an error) when the index or the scope is empty."""
+    ) -> tuple[list[ScoredChunk], list[float]]:
+        """Best chunks first, and the query's vector (empty when nothing is indexed); no
+        results (not an error) when the index or the scope is empty."""
         if not query.strip():
             raise InvalidArgument("query is empty")
         if len(query) > self.max_query_chars:
@@ -94,6 +115,7 @@ class Retriever:
             raise TooLarge(f"top_k {top_k} exceeds the limit of {self.max_top_k}")
         start = time.perf_counter()
         results: list[ScoredChunk] = []
+        vector: list[float] = []
         if self.index.embedding_model is not None:  # nothing indexed yet: skip the embed call
             embeddings = await self.embedder.embed([query], EmbedKind.QUERY)
             if embeddings.model != self.index.embedding_model:
@@ -102,9 +124,10 @@ class Retriever:
                     f"service serves {embeddings.model}; re-index or restore that model"
                 )
             query_vector: np.ndarray = embeddings.vectors[0]
+            vector = query_vector.astype(np.float32).tolist()
             results = await asyncio.to_thread(
                 self.index.search, query, query_vector, scope, mode, top_k or self.default_top_k
             )
         metrics.SEARCH_DURATION.labels(mode.value).observe(time.perf_counter() - start)
         metrics.SEARCH_RESULTS.labels(mode.value).observe(len(results))
-        return results
+        return results, vector

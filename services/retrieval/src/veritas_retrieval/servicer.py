@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import grpc
 
 from veritas.v1 import common_pb2, retrieval_pb2, retrieval_pb2_grpc
@@ -12,6 +14,7 @@ from veritas_retrieval.models import (
     ChunkRecord,
     ScoredChunk,
     SearchScope,
+    SentenceRecord,
 )
 from veritas_retrieval.retriever import Retriever
 
@@ -19,11 +22,27 @@ from veritas_retrieval.retriever import Retriever
 def chunk_from_proto(chunk: common_pb2.Chunk) -> ChunkRecord:
     values = {name: getattr(chunk, name) for name in CHUNK_FIELDS}
     values["section_path"] = list(chunk.section_path)
+    # Vectors are the retriever's to compute; whatever a caller sends is ignored.
+    values["sentences"] = [
+        SentenceRecord(s.start, s.end, s.kind, s.header) for s in chunk.sentences
+    ]
     return ChunkRecord(**values)
 
 
 def chunk_to_proto(chunk: ChunkRecord) -> common_pb2.Chunk:
-    return common_pb2.Chunk(**{name: getattr(chunk, name) for name in CHUNK_FIELDS})
+    return common_pb2.Chunk(
+        **{name: getattr(chunk, name) for name in CHUNK_FIELDS},
+        sentences=[
+            common_pb2.ChunkSentence(
+                start=s.start,
+                end=s.end,
+                kind=cast(common_pb2.SentenceKind, s.kind),
+                header=s.header,
+                vector=s.vector,
+            )
+            for s in chunk.sentences
+        ],
+    )
 
 
 def scored_to_proto(result: ScoredChunk) -> retrieval_pb2.ScoredChunk:
@@ -63,14 +82,16 @@ class RetrievalServicer(retrieval_pb2_grpc.RetrievalServiceServicer):
             doc_ids=tuple(request.filter.doc_ids),
             modalities=tuple(request.filter.modalities),
         )
-        results = await self.retriever.search(
+        results, query_vector = await self.retriever.search(
             request.query,
             top_k=request.top_k,
             scope=scope,
             # UNSPECIFIED (and a mode this build does not know) means the default, hybrid.
             mode=SearchMode.from_proto(request.mode) or SearchMode.HYBRID,
         )
-        return retrieval_pb2.SearchResponse(results=[scored_to_proto(r) for r in results])
+        return retrieval_pb2.SearchResponse(
+            results=[scored_to_proto(r) for r in results], query_vector=query_vector
+        )
 
 
 def registrar(retriever: Retriever):

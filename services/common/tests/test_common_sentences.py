@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from veritas_agent.sentences import SentenceKind, split_sentences
+from veritas_common.sentences import SentenceKind, split_sentences
 
 
 def spans(text: str, **kwargs) -> list[tuple[str, str]]:

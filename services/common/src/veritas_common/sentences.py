@@ -1,23 +1,21 @@
-"""Splits chunk text into sentences with character offsets.
+"""The one sentence splitter of Veritas: text into sentences with character offsets.
 
-Every `Sentence` satisfies `text[s.start:s.end] == s.text`: offsets are what citations are
-made of, so nothing here rewrites the text. Table rows and list items are sentences too;
-headings are kept (marked) so callers can skip them.
+Ingestion chunks between these sentences and stores each chunk's sentences (spans, kinds and
+vectors); the agent reads them back instead of splitting again. Every `Sentence` satisfies
+`text[s.start:s.end] == s.text`: offsets are what citations are made of, so nothing here
+rewrites the text. Table rows and list items are sentences too; headings are kept (marked) so
+callers can skip them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from typing import Protocol
 
-
-class SentenceKind(StrEnum):
-    PROSE = "prose"
-    LIST_ITEM = "list_item"
-    TABLE_ROW = "table_row"
-    TABLE_HEADER = "table_header"
-    HEADING = "heading"
+from veritas.v1 import common_pb2
+from veritas_common.contract import SentenceKind
 
 
 @dataclass(frozen=True)
@@ -158,6 +156,13 @@ def _split_prose(text: str, start: int, end: int, kind: SentenceKind) -> list[Se
     return out
 
 
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentences of the prose `text[start:end]` as absolute (start, end) offsets, whitespace
+    excluded (the chunker packs these; no line or table structure is read)."""
+    end = len(text) if end is None else end
+    return [(s.start, s.end) for s in _split_prose(text, start, end, SentenceKind.PROSE)]
+
+
 def split_sentences(text: str, *, table: bool = False) -> list[Sentence]:
     """Sentences, list items, table rows and headings of `text`, in order, with offsets.
 
@@ -240,4 +245,46 @@ def split_sentences(text: str, *, table: bool = False) -> list[Sentence]:
             para = (para[0], le)
     flush()
     end_table()
+    return out
+
+
+def sentences_to_proto(sentences: Sequence[Sentence]) -> list[common_pb2.ChunkSentence]:
+    """Spans, kinds and header links of a chunk's sentences, as ingestion stores them."""
+    index = {id(s): i for i, s in enumerate(sentences)}
+    return [
+        common_pb2.ChunkSentence(
+            start=s.start,
+            end=s.end,
+            kind=s.kind.to_proto(),
+            header=index[id(s.header)] + 1 if s.header is not None and id(s.header) in index else 0,
+        )
+        for s in sentences
+    ]
+
+
+class StoredSentence(Protocol):
+    """What is stored of a sentence (`veritas.v1.ChunkSentence` or a record of it)."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def kind(self) -> int: ...
+    @property
+    def header(self) -> int: ...
+
+
+def sentences_from_proto(text: str, stored: Sequence[StoredSentence]) -> list[Sentence] | None:
+    """The chunk's sentences rebuilt from what ingestion stored; None when the spans do not fit
+    the text (they cannot be cited)."""
+    out: list[Sentence] = []
+    for s in stored:
+        if not 0 <= s.start < s.end <= len(text):
+            return None
+        kind = SentenceKind.from_proto(s.kind) or SentenceKind.PROSE
+        span = text[s.start : s.end]
+        table = kind in (SentenceKind.TABLE_ROW, SentenceKind.TABLE_HEADER)
+        header = out[s.header - 1] if 0 < s.header <= len(out) else None
+        out.append(Sentence(s.start, s.end, span, kind, _cells(span) if table else (), header))
     return out

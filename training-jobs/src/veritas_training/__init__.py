@@ -1,0 +1,1 @@
+"""Training recipes of Veritas: data builders, trainers and exports for the project's models."""
