@@ -114,13 +114,7 @@ def selector(request) -> EvidenceSelector:
         ("How often should liver enzymes be measured?", "every three months"),
     ],
 )
-async def test_answerable_questions_get_evidence(
-    selector, hits, minilm, question, expected, request
-):
-    if "liver" in question and selector.judge is not None:
-        # A known miss of the trained judge (P(decides) 0.09 for "Measure liver enzymes ...
-        # every three months"); strict, so an improved judge makes this fail until removed.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="the judge misses it"))
+async def test_answerable_questions_get_evidence(selector, hits, minilm, question, expected):
     selection = await selector.select(question, hits, minilm.encode(question))
     assert any(expected in c.text for c in selection.candidates), [
         (round(c.score, 3), c.text) for c in selection.candidates

@@ -254,7 +254,13 @@ def judge_verifier():
 
     judge = CachedJudge(EvidenceJudge())
     judge.warm_up()
-    return JudgeVerifier(judge, Calculator(), threshold=AgentSettings().gate_threshold)
+    settings = AgentSettings()
+    return JudgeVerifier(
+        judge,
+        Calculator(),
+        answer_threshold=settings.gate_threshold,
+        claim_threshold=settings.claim_threshold,
+    )
 
 
 STATIN = "Statin therapy lowered LDL cholesterol by a third in the trial."

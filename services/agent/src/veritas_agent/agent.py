@@ -124,7 +124,12 @@ class Agent:
             judge = CachedJudge(EvidenceJudge(settings.judge_model))
         if verifier is None:
             verifier = (
-                JudgeVerifier(judge, calculator, threshold=settings.gate_threshold)
+                JudgeVerifier(
+                    judge,
+                    calculator,
+                    answer_threshold=settings.gate_threshold,
+                    claim_threshold=settings.claim_threshold,
+                )
                 if judge is not None
                 else SimilarityPolarityVerifier(
                     peers.embedding,

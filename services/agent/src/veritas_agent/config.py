@@ -48,8 +48,12 @@ class AgentSettings(VeritasSettings):
     judge_limit: int = Field(default=24, ge=1, le=200)
     # The answerability gate: refuse when no sentence's P(decides) reaches it. Also the bar
     # each claim's sentence must clear in the verifier. Calibrated on the tuning part of the
-    # development data (SciFact not-enough-info claims as negatives; README).
-    gate_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # development data (`python -m veritas_evals.calibrate`: best SciFact decision accuracy,
+    # with not-enough-info claims as negatives, 0.784 at 0.05; agent README).
+    gate_threshold: float = Field(default=0.05, ge=0.0, le=1.0)
+    # Abstractive claims and the Verify tool: P(decides) a claim needs from one of its quotes
+    # to be SUPPORTED or CONTRADICTED (no relevance bar filters what a caller sends).
+    claim_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     # Candidates shown to the model: P(decides) within this of the best, and at least ...
     judge_margin: float = Field(default=0.5, ge=0.0, le=1.0)
     # ... this.

@@ -63,18 +63,25 @@ class JudgeVerifier(ClaimVerifier):
 
     - abstractive: numbers first (written in or derivable from the quotes, else UNSUPPORTED);
       then the judge reads the claim with each quote: when no quote decides it (P(decides)
-      below `threshold`) the claim is UNSUPPORTED, else CONTRADICTED when the strongest
+      below `claim_threshold`) the claim is UNSUPPORTED, else CONTRADICTED when the strongest
       contradiction outweighs the strongest support, else SUPPORTED;
     - extractive: the judge reads the question with the quoted sentence in its context; it is
-      SUPPORTED (answers the question) when P(decides) reaches `threshold`.
+      SUPPORTED (answers the question) when P(decides) reaches `answer_threshold` (the
+      answerability gate's: the sentence already cleared the relevance bar to be selected).
     """
 
     def __init__(
-        self, judge: CachedJudge, calculator: Calculator, *, threshold: float = 0.5
+        self,
+        judge: CachedJudge,
+        calculator: Calculator,
+        *,
+        answer_threshold: float = 0.05,
+        claim_threshold: float = 0.5,
     ) -> None:
         self.judge = judge
         self.calculator = calculator
-        self.threshold = threshold
+        self.answer_threshold = answer_threshold
+        self.claim_threshold = claim_threshold
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -96,12 +103,12 @@ class JudgeVerifier(ClaimVerifier):
         measured = f"P(support) {support:.2f}, P(contradict) {contradict:.2f}"
         if numbers.derived:
             measured += f"; derived {numbers.describe()}"
-        if decides < self.threshold:
+        if decides < self.claim_threshold:
             return Verdict(
                 Support.UNSUPPORTED,
                 round(decides, 4),
-                f"quotes do not decide the claim ({decides:.2f} below {self.threshold:.2f}; "
-                f"{measured})",
+                f"quotes do not decide the claim ({decides:.2f} below "
+                f"{self.claim_threshold:.2f}; {measured})",
             )
         if contradict > support:
             return Verdict(Support.CONTRADICTED, round(contradict, 4), measured)
@@ -112,11 +119,11 @@ class JudgeVerifier(ClaimVerifier):
             return Verdict(Support.UNSUPPORTED, 0.0, "no cited evidence")
         p = await self.judge.probabilities(question, list(quotes[:1]))
         decides = float(1.0 - p[0, NEI])
-        if decides < self.threshold:
+        if decides < self.answer_threshold:
             return Verdict(
                 Support.UNSUPPORTED,
                 round(decides, 4),
-                f"does not answer the question ({decides:.2f} below {self.threshold:.2f})",
+                f"does not answer the question ({decides:.2f} below {self.answer_threshold:.2f})",
             )
         return Verdict(
             Support.SUPPORTED, round(decides, 4), f"answers the question ({decides:.2f})"
