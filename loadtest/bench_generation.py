@@ -38,7 +38,7 @@ import httpx
 
 from veritas.v1 import generation_pb2
 from veritas_common.clients import GenerationClient
-from veritas_common.testing import ServiceProcess
+from veritas_common.testing import ServiceProcess, parse_variant
 
 REPO = Path(__file__).resolve().parents[1]
 # Tokens/s of the generation service's earlier engine (transformers, one request at a time in
@@ -446,15 +446,6 @@ async def bench(
         if vllm is not None and level.target != InProcessTarget.name:
             level.vs_in_process = level.tokens_per_s / vllm.tokens_per_s
     return run
-
-
-def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    """NAME:VAR=VALUE,VAR=VALUE -> (NAME, {VAR: VALUE})."""
-    name, _, assignments = text.partition(":")
-    env = dict(item.split("=", 1) for item in assignments.split(",") if "=" in item)
-    if not name or not env:
-        raise argparse.ArgumentTypeError(f"--variant {text!r}: use NAME:VAR=VALUE[,VAR=VALUE]")
-    return name, env
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from veritas.v1 import ingestion_pb2
 from veritas_common.clients import IngestionClient
 from veritas_common.judge import judge_text
-from veritas_common.testing import ServiceProcess, free_port
+from veritas_common.testing import ServiceProcess, free_port, parse_variant
 
 REPO = Path(__file__).resolve().parents[1]
 SCIFACT_CORPUS_DOCS = 5_183
@@ -487,15 +487,6 @@ def run_embedding_only(args: argparse.Namespace, abstracts: list[Abstract]):
 
 
 # ---- command line ---------------------------------------------------------------------------
-def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    """NAME:VAR=VALUE,VAR=VALUE -> (NAME, {VAR: VALUE})."""
-    name, _, assignments = text.partition(":")
-    env = dict(item.split("=", 1) for item in assignments.split(",") if "=" in item)
-    if not name or not env:
-        raise argparse.ArgumentTypeError(f"--variant {text!r}: use NAME:VAR=VALUE[,VAR=VALUE]")
-    return name, env
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(

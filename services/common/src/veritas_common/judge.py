@@ -113,12 +113,13 @@ class EvidenceJudge:
                 f"no evidence judge at {self.model_dir} (train one with `make train-judge`)"
             )
         import torch  # heavy imports, kept out of start-up
-        from safetensors.torch import load_file
+        from safetensors.torch import load
         from transformers import AutoTokenizer, BertConfig
 
         config = BertConfig.from_pretrained(self.model_dir)
         model = build_model(config)
-        state = {k: v.float() for k, v in load_file(weights).items()}
+        data = weights.read_bytes()  # read once: the weights, and their hash for the id
+        state = {k: v.float() for k, v in load(data).items()}
         try:
             model.load_state_dict(state)
         except RuntimeError as err:
@@ -129,7 +130,7 @@ class EvidenceJudge:
         self._tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         self._model = model
         self._torch = torch
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+        digest = hashlib.sha256(data).hexdigest()[:12]
         self._model_id = f"evidence-judge@{digest}"
 
     def judge(self, question: str, texts: Sequence[str]) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import random
@@ -110,3 +111,12 @@ def embeddings(vectors: Sequence[Sequence[float]], model: str = "fake") -> Embed
     """`Embeddings` of in-process vectors, as a fake `TextEmbedder` returns them."""
     array = np.asarray(vectors, dtype=np.float32)
     return Embeddings(array, model, array.shape[1] if array.ndim == 2 else 0)
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """A benchmark's `--variant NAME:VAR=VALUE,VAR=VALUE` -> (NAME, {VAR: VALUE})."""
+    name, _, assignments = text.partition(":")
+    env = dict(item.split("=", 1) for item in assignments.split(",") if "=" in item)
+    if not name or not env:
+        raise argparse.ArgumentTypeError(f"--variant {text!r}: use NAME:VAR=VALUE[,VAR=VALUE]")
+    return name, env
