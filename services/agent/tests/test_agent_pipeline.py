@@ -477,3 +477,16 @@ async def test_the_selector_ablation_uses_the_named_fallback(make_agent):
     select = next(s for s in answer.trace if s.name == "select").detail
     assert "judged by fallback:bi-encoder+overlap" in select and "0 judged" in select
     assert answer.status == AnswerStatus.ANSWERED
+
+
+async def test_a_configured_judge_directory_is_what_warm_up_loads(make_agent, tmp_path):
+    from veritas_agent.agent import Agent
+    from veritas_agent.peers import Peers
+    from veritas_common.errors import FailedPrecondition
+
+    settings = make_agent().settings.model_copy(update={"judge_model": str(tmp_path)})
+    peers = Peers.from_settings(settings)
+    agent = Agent.from_settings(settings, peers)
+    with pytest.raises(FailedPrecondition, match=f"no evidence judge at {tmp_path}"):
+        agent.warm_up()
+    await peers.close()

@@ -163,6 +163,8 @@ class TestJudgeReranker(RerankerContract):
 def test_build_reranker_picks_the_backend_from_settings(tiny_cross_encoder):
     judge, none = build_reranker(RerankSettings())
     assert isinstance(judge, JudgeReranker) and none is None
+    few, _ = build_reranker(RerankSettings(rerank_judge_sentences=3))
+    assert isinstance(few, JudgeReranker) and few.max_sentences == 3
     fallback, client = build_reranker(RerankSettings(rerank_backend="embedding_similarity"))
     assert isinstance(fallback, EmbeddingSimilarityReranker) and client is not None
     assert fallback.model_id.startswith("fallback:bi-encoder-cosine(")
